@@ -1,0 +1,37 @@
+"""Linewatch: the application factory, and only wiring.
+
+``flask run`` finds ``create_app`` here; gunicorn serves ``'app:create_app()'``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Optional
+
+from flask import Flask
+
+from helpers import cli
+from helpers.config import load_config
+from helpers.runtime import service
+from helpers.storage import db as storage
+from helpers.web import api, errors, pages
+
+
+def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(load_config(app.root_path))
+    if overrides:
+        app.config.update(overrides)
+        if "DATABASE_URL" in overrides:
+            app.config["SQLALCHEMY_DATABASE_URI"] = overrides["DATABASE_URL"]
+    storage.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    with app.app_context():
+        cli.init_db()
+    if app.config["SAMPLER_AUTOSTART"]:
+        # Started by the first request, i.e. after gunicorn has forked, never in
+        # its master; gunicorn.conf.py also starts it as soon as a worker boots.
+        app.before_request(lambda: service.ensure_started(app) and None)
+    return app

@@ -1,0 +1,32 @@
+"""gunicorn settings: ``gunicorn -c gunicorn.conf.py 'app:create_app()'``.
+
+Every worker starts a sampler candidate as soon as it boots; the database
+lease lets exactly one of them sample (see helpers/storage/lease.py).
+"""
+import os
+
+bind = os.environ.get("BIND", "127.0.0.1:5000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "4"))
+accesslog = os.environ.get("ACCESS_LOG") or None
+
+
+def on_starting(server):
+    """Create and seed the database once, in the master, before workers race for it."""
+    from app import create_app
+
+    create_app({"SAMPLER_AUTOSTART": False})
+
+
+def post_worker_init(worker):
+    from helpers.runtime import service
+
+    if worker.wsgi.config["SAMPLER_AUTOSTART"]:
+        service.ensure_started(worker.wsgi)
+
+
+def worker_exit(server, worker):
+    from helpers.runtime import service
+
+    service.stop_running()

@@ -1,0 +1,51 @@
+"""Deploy-time configuration: defaults in one place, environment variables on top.
+
+Settings a user changes while the app runs (threshold, anomaly level, ...)
+live in the database; the ``*_DEFAULT`` values here only seed them at the
+first start.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Mapping
+
+# name -> (default, parser)
+_FIELDS: dict[str, tuple[Any, Callable[[str], Any]]] = {
+    "DATABASE_URL": (None, str),
+    "SAMPLER_AUTOSTART": (True, lambda v: v.strip().lower() in ("1", "true", "yes", "on")),
+    "SAMPLER_FLUSH_SECONDS": (0.25, float),
+    "SAMPLER_LEASE_SECONDS": (10.0, float),
+    "SAMPLER_HEARTBEAT_SECONDS": (1.0, float),
+    "SAMPLER_STALE_SECONDS": (10.0, float),
+    "SAMPLER_MAX_CATCHUP_SECONDS": (5.0, float),
+    "SIMULATOR_SEED": (None, int),
+    "SQLITE_BUSY_TIMEOUT_MS": (10_000, int),
+    "Z_THRESHOLD": (None, float),
+    "MODEL_SIZE": (None, int),
+    "ANOMALY_LIST_SIZE": (None, int),
+    "SAMPLE_RATE_HZ": (None, float),
+    "RELEARN_AFTER": (None, int),
+    "ANOMALY_LEVEL": (None, float),
+}
+SETTING_SEEDS = ("Z_THRESHOLD", "MODEL_SIZE", "ANOMALY_LIST_SIZE", "SAMPLE_RATE_HZ",
+                 "RELEARN_AFTER", "ANOMALY_LEVEL")
+
+
+def load_config(root_path: str, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Defaults overridden by environment variables; the database defaults to ``data.db`` in the project root."""
+    config: dict[str, Any] = {}
+    for name, (default, parse) in _FIELDS.items():
+        raw = environ.get(name)
+        try:
+            config[name] = default if raw in (None, "") else parse(raw)
+        except ValueError as exc:
+            raise SystemExit(f"environment variable {name}={raw!r} is not valid: {exc}") from exc
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = "sqlite:///" + os.path.join(root_path, "data.db")
+    config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
+    return config
+
+
+def setting_seeds(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The user-setting defaults the environment asked for, keyed by setting name."""
+    return {name.lower(): config[name] for name in SETTING_SEEDS if config.get(name) is not None}

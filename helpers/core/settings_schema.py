@@ -1,0 +1,97 @@
+"""The settings a user can change, their types, ranges and defaults, and their validation.
+
+Line-wide values are the defaults that the dashboard's sliders set; the
+``per_sensor`` ones can be overridden for a single sensor (a vibration sensor
+and a temperature sensor rarely want the same threshold).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Union
+
+Number = Union[int, float]
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    kind: type
+    default: Any
+    minimum: Optional[Number] = None
+    maximum: Optional[Number] = None
+    per_sensor: bool = True
+    help: str = ""
+
+
+SETTINGS: dict[str, SettingSpec] = {s.name: s for s in (
+    SettingSpec("running", bool, True, per_sensor=False, help="whether the line produces readings"),
+    SettingSpec("z_threshold", float, 3.0, 0.1, 100.0, help="|z| above which a reading is an anomaly"),
+    SettingSpec("anomaly_level", float, 0.0, 0.0, 100.0, per_sensor=False,
+                help="simulated disturbance, percent: offsets and extra noise"),
+    SettingSpec("model_size", int, 100, 2, 100_000, help="recent normal readings in the z-score model"),
+    SettingSpec("anomaly_list_size", int, 100, 1, 100_000,
+                help="verdicts the accumulated anomaly ratio is taken over"),
+    SettingSpec("sample_rate_hz", float, 1.0, 0.01, 100.0, help="readings per second per sensor"),
+    SettingSpec("relearn_after", int, 30, 1, 100_000,
+                help="anomalies in a row after which the model relearns from them"),
+)}
+DETECTOR_KEYS = ("z_threshold", "model_size", "anomaly_list_size", "relearn_after")
+
+
+class SettingError(ValueError):
+    """A setting failed validation; ``field`` names it for the error response."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Check one value against its spec and return it in the spec's type."""
+    spec = SETTINGS.get(name)
+    if spec is None:
+        raise SettingError(name, "unknown setting")
+    if spec.kind is bool:
+        if not isinstance(value, bool):
+            raise SettingError(name, "must be true or false")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingError(name, f"must be a number, got {type(value).__name__}")
+    if spec.kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise SettingError(name, "must be a whole number")
+        value = int(value)
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise SettingError(name, "must be a finite number")
+    if spec.minimum is not None and value < spec.minimum:
+        raise SettingError(name, f"must be at least {spec.minimum}")
+    if spec.maximum is not None and value > spec.maximum:
+        raise SettingError(name, f"must be at most {spec.maximum}")
+    return value
+
+
+def validate_changes(changes: Mapping[str, Any], per_sensor: bool = False) -> dict[str, Any]:
+    """Validate a whole set of changes; raise on the first bad one so none is applied.
+
+    With ``per_sensor``, ``None`` clears a sensor's override.
+    """
+    clean: dict[str, Any] = {}
+    for name, value in changes.items():
+        spec = SETTINGS.get(name)
+        if spec is None:
+            raise SettingError(name, "unknown setting")
+        if per_sensor and not spec.per_sensor:
+            raise SettingError(name, "is line-wide and cannot be set per sensor")
+        clean[name] = None if per_sensor and value is None else coerce(name, value)
+    return clean
+
+
+def defaults(overrides: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """Every setting's default, with deploy-time ``overrides`` validated on top."""
+    values = {name: spec.default for name, spec in SETTINGS.items()}
+    values.update(validate_changes(overrides or {}))
+    return values

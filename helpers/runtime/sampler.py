@@ -1,0 +1,188 @@
+"""The sampler: the one loop that owns source → detectors → store.
+
+``Sampler.step`` does one pass (read settings, apply re-baselines, produce the
+readings that are due, judge them, store them) and is what tests and the
+benchmark call directly; ``Sampler.run`` only keeps time, holds the lease
+and logs any exception before it goes on.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any, Callable, Optional, Protocol
+
+from flask import Flask
+
+from helpers.core.monitor import SensorMonitor
+from helpers.core.scenarios import Scenario
+from helpers.storage import lease, queries
+from helpers.storage.db import db
+
+log = logging.getLogger(__name__)
+
+
+class Source(Protocol):
+    def sample(self, sensor: str, t: float, anomaly_level: float = 0.0,
+               scenario: Optional[Scenario] = None) -> float: ...
+
+
+def _scenario_at(scenarios: list[Scenario], t: float) -> Optional[Scenario]:
+    for scenario in scenarios:
+        if scenario.active(t):
+            return scenario
+    return None
+
+
+class Sampler:
+    """Produces each sensor's readings at its rate, judges and stores them."""
+
+    def __init__(self, app: Flask, source: Source, clock: Callable[[], float] = time.time,
+                 owner: Optional[str] = None):
+        self.app = app
+        self.source = source
+        self.clock = clock
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        cfg = app.config
+        self.flush_seconds = cfg["SAMPLER_FLUSH_SECONDS"]
+        self.max_catchup = cfg["SAMPLER_MAX_CATCHUP_SECONDS"]
+        self.monitors: dict[int, SensorMonitor] = {}
+        self.names: dict[int, str] = {}
+        self.next_due: dict[int, float] = {}
+        self._buffer: list[dict[str, Any]] = []
+        self._last_flush = 0.0
+        self.readings_stored = 0
+
+    # --- one pass ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Build every sensor's monitor from the stored recent history (a restart resumes, not relearns)."""
+        line, overrides = queries.load_settings()
+        last_times = queries.last_reading_times()
+        now = self.clock()
+        for sensor in queries.all_sensors():
+            settings = queries.effective(line, overrides, sensor.name)
+            monitor = SensorMonitor(settings)
+            depth = 2 * settings["model_size"] + settings["relearn_after"] + settings["anomaly_list_size"]
+            monitor.restore(queries.restore_history(sensor.id, depth, queries.last_rebaseline_at(sensor.id)))
+            self.monitors[sensor.id] = monitor
+            self.names[sensor.id] = sensor.name
+            last = last_times.get(sensor.id)
+            self.next_due[sensor.id] = now if last is None else max(now, last + 1.0 / settings["sample_rate_hz"])
+        self._last_flush = now
+
+    def step(self) -> int:
+        """Produce, judge and buffer every reading that is due; returns how many."""
+        now = self.clock()
+        line, overrides = queries.load_settings()
+        for sensor_id, monitor in self.monitors.items():
+            monitor.configure(queries.effective(line, overrides, self.names[sensor_id]))
+        self._apply_rebaselines(now)
+        produced = 0
+        if line["running"]:
+            produced = self._produce(now, line["anomaly_level"])
+        else:
+            for sensor_id in self.next_due:
+                self.next_due[sensor_id] = now
+        if now - self._last_flush >= self.flush_seconds or not line["running"]:
+            self.flush(now)
+        return produced
+
+    def _apply_rebaselines(self, now: float) -> None:
+        pending = queries.pending_rebaselines()
+        for _event_id, sensor_id in pending:
+            monitor = self.monitors.get(sensor_id)
+            if monitor is not None:
+                monitor.rebaseline()
+        if pending:
+            queries.mark_rebaselines_applied((event_id for event_id, _ in pending), now)
+            db.session.commit()
+
+    def _produce(self, now: float, anomaly_level: float) -> int:
+        earliest = min(self.next_due.values(), default=now)
+        scenarios = queries.open_scenarios(earliest) if self.monitors else {}
+        rows = self._buffer
+        produced = 0
+        for sensor_id, monitor in self.monitors.items():
+            name = self.names[sensor_id]
+            period = 1.0 / monitor.settings["sample_rate_hz"]
+            due = self.next_due[sensor_id]
+            if due < now - self.max_catchup:
+                log.warning("sampler fell %.1f s behind on %s; skipping ahead", now - due, name)
+                due = now
+            mine = scenarios.get(sensor_id, [])
+            threshold = monitor.settings["z_threshold"]
+            while due <= now:
+                scenario = _scenario_at(mine, due) if mine else None
+                try:
+                    value = self.source.sample(name, due, anomaly_level, scenario)
+                    verdict, ratio = monitor.observe(value)
+                except Exception:  # one bad reading must not stop the line
+                    log.exception("reading of %s at %.3f failed; skipped", name, due)
+                    due += period
+                    continue
+                if verdict.relearned:
+                    queries.record_relearn(sensor_id, due)
+                rows.append({
+                    "sensor_id": sensor_id, "t": due, "value": value, "mean": verdict.mean,
+                    "std": verdict.std, "z": verdict.z, "threshold": threshold,
+                    "anomaly": verdict.anomaly, "anomaly_ratio": ratio,
+                    "baseline_state": verdict.state, "completeness": verdict.completeness,
+                    "scenario_id": scenario.id if scenario else None,
+                })
+                produced += 1
+                due += period
+            self.next_due[sensor_id] = due
+        return produced
+
+    def flush(self, now: Optional[float] = None) -> None:
+        """Store the buffered readings in one transaction."""
+        if self._buffer:
+            queries.insert_readings(self._buffer)
+            self.readings_stored += len(self._buffer)
+            self._buffer = []
+        db.session.commit()
+        self._last_flush = self.clock() if now is None else now
+
+    # --- the loop ----------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Contend for the lease; while holding it, step at the sensors' pace and beat."""
+        cfg = self.app.config
+        ttl, beat = cfg["SAMPLER_LEASE_SECONDS"], cfg["SAMPLER_HEARTBEAT_SECONDS"]
+        with self.app.app_context():
+            holding = False
+            last_beat = 0.0
+            while not stop.is_set():
+                try:
+                    now = self.clock()
+                    if not holding or now - last_beat >= beat:
+                        was_holding = holding
+                        holding = lease.try_acquire(self.owner, now, ttl)
+                        last_beat = now
+                        if holding and not was_holding:
+                            log.info("sampler %s took the lease", self.owner)
+                            self.monitors.clear()
+                            self.start()
+                        elif was_holding and not holding:
+                            log.warning("sampler %s lost the lease", self.owner)
+                    if not holding:
+                        stop.wait(min(ttl / 4, 2.0))
+                        continue
+                    self.step()
+                    wake = min(self.next_due.values(), default=now + 0.2)
+                    stop.wait(min(max(wake - self.clock(), 0.0), 0.2))
+                except Exception:
+                    log.exception("sampler step failed; retrying")
+                    db.session.rollback()
+                    stop.wait(1.0)
+            if holding:
+                try:
+                    self.flush()
+                    lease.release(self.owner)
+                except Exception:
+                    log.exception("sampler could not flush on stop")
+            db.session.remove()

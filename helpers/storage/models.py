@@ -1,0 +1,101 @@
+"""Tables. Times are epoch seconds (UTC) as floats: cheap to index, compare and send to charts."""
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from helpers.storage.db import db
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Line(db.Model):
+    """A production line: a group of sensors fed by one source."""
+
+    __tablename__ = "lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(32), default="simulator")
+
+
+class Sensor(db.Model):
+    __tablename__ = "sensors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(128))
+    unit: Mapped[str] = mapped_column(String(16))
+
+
+class Setting(db.Model):
+    """A user-tunable value; ``scope`` is '' for the line-wide default or a sensor's name."""
+
+    __tablename__ = "settings"
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class Scenario(db.Model):
+    """An injected anomaly period: the ground truth for hits, misses and detection delay."""
+
+    __tablename__ = "scenarios"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    magnitude: Mapped[float] = mapped_column(Float)
+    starts_at: Mapped[float] = mapped_column(Float)
+    ends_at: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_scenarios_sensor_ends", "sensor_id", "ends_at"),)
+
+
+class Reading(db.Model):
+    """One reading with the verdict it got and the detector state that produced it."""
+
+    __tablename__ = "readings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"))
+    t: Mapped[float] = mapped_column(Float)
+    value: Mapped[float] = mapped_column(Float)
+    mean: Mapped[Optional[float]] = mapped_column(Float)
+    std: Mapped[Optional[float]] = mapped_column(Float)
+    z: Mapped[Optional[float]] = mapped_column(Float)  # NULL: no verdict (model learning)
+    threshold: Mapped[float] = mapped_column(Float)
+    anomaly: Mapped[bool] = mapped_column(Boolean)
+    anomaly_ratio: Mapped[float] = mapped_column(Float)
+    baseline_state: Mapped[str] = mapped_column(String(16))
+    completeness: Mapped[float] = mapped_column(Float)
+    scenario_id: Mapped[Optional[int]] = mapped_column(ForeignKey("scenarios.id"))
+
+    # The dashboard asks for "the latest N of a sensor" (and "after id X"):
+    # (sensor_id, id) answers both from the index alone, at any table size.
+    __table_args__ = (
+        Index("ix_readings_sensor_id_id", "sensor_id", "id"),
+        Index("ix_readings_sensor_t", "sensor_id", "t"),
+    )
+
+
+class BaselineEvent(db.Model):
+    """A re-baseline a user asked for, or a relearn the detector did; ``applied_at`` is NULL until the sampler acts."""
+
+    __tablename__ = "baseline_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # "rebaseline" | "relearn"
+    requested_at: Mapped[float] = mapped_column(Float)
+    applied_at: Mapped[Optional[float]] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_baseline_events_sensor_applied", "sensor_id", "applied_at"),)
+
+
+class SamplerLease(db.Model):
+    """The one row that says which process runs the sampler, and its last heartbeat."""
+
+    __tablename__ = "sampler_lease"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[Optional[str]] = mapped_column(String(128))
+    heartbeat_at: Mapped[Optional[float]] = mapped_column(Float)

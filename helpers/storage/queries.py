@@ -1,0 +1,210 @@
+"""The query functions the sampler, the routes and the CLI need, in one place."""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from sqlalchemy import delete, func, insert, select, update
+
+from helpers.core.scenarios import Scenario as ScenarioSpec
+from helpers.core.settings_schema import SETTINGS, defaults
+from helpers.core.simulator import SensorProfile
+from helpers.storage.db import db
+from helpers.storage.models import BaselineEvent, Line, Reading, SamplerLease, Scenario, Sensor, Setting
+
+LINE_SCOPE = ""
+READING_FIELDS = ("id", "t", "value", "mean", "std", "z", "threshold", "anomaly", "anomaly_ratio",
+                  "baseline_state", "completeness", "scenario_id")
+
+
+def init_db(profiles: Sequence[SensorProfile], seeds: Mapping[str, Any]) -> None:
+    """Create missing tables and seed what a first start needs; existing rows are left alone."""
+    db.create_all()
+    session = db.session
+    line = session.scalar(select(Line).where(Line.name == "line-1"))
+    if line is None:
+        line = Line(name="line-1", source="simulator")
+        session.add(line)
+        session.flush()
+    known = set(session.scalars(select(Sensor.name)))
+    for p in profiles:
+        if p.name not in known:
+            session.add(Sensor(line_id=line.id, name=p.name, label=p.label, unit=p.unit))
+    stored = set(session.scalars(select(Setting.key).where(Setting.scope == LINE_SCOPE)))
+    for key, value in defaults(seeds).items():
+        if key not in stored:
+            session.add(Setting(scope=LINE_SCOPE, key=key, value=json.dumps(value)))
+    if session.get(SamplerLease, 1) is None:
+        session.add(SamplerLease(id=1))
+    session.commit()
+
+
+# --- sensors ---------------------------------------------------------------
+
+def all_sensors() -> list[Sensor]:
+    return list(db.session.scalars(select(Sensor).order_by(Sensor.id)))
+
+
+def sensor_by_name(name: str) -> Optional[Sensor]:
+    return db.session.scalar(select(Sensor).where(Sensor.name == name))
+
+
+# --- settings --------------------------------------------------------------
+
+def load_settings() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Line-wide values (schema defaults where a row is missing) and per-sensor overrides."""
+    line = defaults()
+    overrides: dict[str, dict[str, Any]] = {}
+    for scope, key, value in db.session.execute(select(Setting.scope, Setting.key, Setting.value)):
+        if key not in SETTINGS:
+            continue
+        if scope == LINE_SCOPE:
+            line[key] = json.loads(value)
+        else:
+            overrides.setdefault(scope, {})[key] = json.loads(value)
+    return line, overrides
+
+
+def effective(line: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]], sensor: str) -> dict[str, Any]:
+    """A sensor's settings: its overrides over the line-wide values."""
+    values = {k: v for k, v in line.items() if SETTINGS[k].per_sensor}
+    values.update(overrides.get(sensor, {}))
+    return values
+
+
+def control_state() -> dict[str, Any]:
+    """Everything a dashboard needs to show the controls, line-wide and per sensor."""
+    line, overrides = load_settings()
+    state: dict[str, Any] = dict(line)
+    state["sensors"] = {
+        s.name: {"overrides": overrides.get(s.name, {}), "effective": effective(line, overrides, s.name)}
+        for s in all_sensors()
+    }
+    return state
+
+
+def save_settings(changes: Mapping[str, Any], scope: str = LINE_SCOPE) -> None:
+    """Write validated changes in one transaction; ``None`` removes a sensor override."""
+    session = db.session
+    for key, value in changes.items():
+        session.execute(delete(Setting).where(Setting.scope == scope, Setting.key == key))
+        if value is not None:
+            session.add(Setting(scope=scope, key=key, value=json.dumps(value)))
+    session.commit()
+
+
+# --- baseline events -------------------------------------------------------
+
+def request_rebaseline(sensor: Sensor, now: float) -> BaselineEvent:
+    event = BaselineEvent(sensor_id=sensor.id, kind="rebaseline", requested_at=now)
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def pending_rebaselines() -> list[tuple[int, int]]:
+    """``(event id, sensor id)`` of re-baselines the sampler has not applied yet."""
+    rows = db.session.execute(
+        select(BaselineEvent.id, BaselineEvent.sensor_id)
+        .where(BaselineEvent.applied_at.is_(None)).order_by(BaselineEvent.id))
+    return [tuple(r) for r in rows]
+
+
+def mark_rebaselines_applied(event_ids: Iterable[int], now: float) -> None:
+    ids = list(event_ids)
+    if ids:
+        db.session.execute(update(BaselineEvent).where(BaselineEvent.id.in_(ids)).values(applied_at=now))
+
+
+def record_relearn(sensor_id: int, t: float) -> None:
+    db.session.add(BaselineEvent(sensor_id=sensor_id, kind="relearn", requested_at=t, applied_at=t))
+
+
+def last_rebaseline_at(sensor_id: int) -> Optional[float]:
+    return db.session.scalar(
+        select(func.max(BaselineEvent.applied_at))
+        .where(BaselineEvent.sensor_id == sensor_id, BaselineEvent.kind == "rebaseline"))
+
+
+# --- readings --------------------------------------------------------------
+
+def insert_readings(rows: Sequence[Mapping[str, Any]]) -> None:
+    """Bulk insert (one executemany): the sampler's hot path."""
+    if rows:
+        db.session.execute(insert(Reading), list(rows))
+
+
+def latest_readings(sensor_id: int, window: int, since_id: Optional[int] = None) -> list[dict[str, Any]]:
+    """The newest ``window`` readings of a sensor (after ``since_id`` if given), oldest first."""
+    columns = [getattr(Reading, f) for f in READING_FIELDS]
+    query = select(*columns).where(Reading.sensor_id == sensor_id)
+    if since_id is not None:
+        query = query.where(Reading.id > since_id)
+    rows = db.session.execute(query.order_by(Reading.id.desc()).limit(window)).all()
+    return [dict(zip(READING_FIELDS, row)) for row in reversed(rows)]
+
+
+def restore_history(sensor_id: int, limit: int, since_t: Optional[float]) -> list[tuple[float, Optional[float], bool]]:
+    """The last ``limit`` readings since ``since_t`` as ``(value, z, anomaly)``, oldest first."""
+    query = select(Reading.value, Reading.z, Reading.anomaly).where(Reading.sensor_id == sensor_id)
+    if since_t is not None:
+        query = query.where(Reading.t >= since_t)
+    rows = db.session.execute(query.order_by(Reading.id.desc()).limit(limit)).all()
+    return [tuple(r) for r in reversed(rows)]
+
+
+def last_reading_times() -> dict[int, float]:
+    """Each sensor's newest reading time, so a restarted sampler continues after it."""
+    rows = db.session.execute(select(Reading.sensor_id, func.max(Reading.t)).group_by(Reading.sensor_id))
+    return {sensor_id: t for sensor_id, t in rows}
+
+
+# --- scenarios -------------------------------------------------------------
+
+def create_scenario(sensor: Sensor, kind: str, magnitude: float, starts_at: float, ends_at: float,
+                    now: float) -> Scenario:
+    scenario = Scenario(sensor_id=sensor.id, kind=kind, magnitude=magnitude, starts_at=starts_at,
+                        ends_at=ends_at, created_at=now)
+    db.session.add(scenario)
+    db.session.commit()
+    return scenario
+
+
+def open_scenarios(now: float) -> dict[int, list[ScenarioSpec]]:
+    """Scenarios not yet over, by sensor id, in start order."""
+    rows = db.session.scalars(select(Scenario).where(Scenario.ends_at > now).order_by(Scenario.starts_at))
+    found: dict[int, list[ScenarioSpec]] = {}
+    for s in rows:
+        found.setdefault(s.sensor_id, []).append(
+            ScenarioSpec(kind=s.kind, magnitude=s.magnitude, starts_at=s.starts_at, ends_at=s.ends_at, id=s.id))
+    return found
+
+
+def list_scenarios(sensor_id: Optional[int] = None, limit: int = 100) -> list[Scenario]:
+    query = select(Scenario)
+    if sensor_id is not None:
+        query = query.where(Scenario.sensor_id == sensor_id)
+    return list(reversed(list(db.session.scalars(query.order_by(Scenario.id.desc()).limit(limit)))))
+
+
+def scenario_dict(s: Scenario, sensor_name: str) -> dict[str, Any]:
+    return {"id": s.id, "sensor": sensor_name, "kind": s.kind, "magnitude": s.magnitude,
+            "starts_at": s.starts_at, "ends_at": s.ends_at}
+
+
+def sensor_statuses() -> list[dict[str, Any]]:
+    """Each sensor with its newest reading's verdict: what an overview card shows."""
+    statuses = []
+    for sensor in all_sensors():
+        latest = latest_readings(sensor.id, 1)
+        last = latest[0] if latest else None
+        statuses.append({
+            "name": sensor.name, "label": sensor.label, "unit": sensor.unit,
+            "completeness": last["completeness"] if last else 0.0,
+            "anomaly_ratio": last["anomaly_ratio"] if last else 0.0,
+            "baseline_state": last["baseline_state"] if last else "learning",
+            "last_value": last["value"] if last else None,
+            "last_t": last["t"] if last else None,
+            "anomaly": bool(last["anomaly"]) if last else False,
+        })
+    return statuses

@@ -1,0 +1,52 @@
+"""Parsing request input into typed values, or an ApiError naming the field."""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+from flask import request
+
+from helpers.storage import queries
+from helpers.storage.models import Sensor
+from helpers.web.errors import ApiError
+
+
+def int_arg(name: str, default: Optional[int], minimum: int, maximum: int) -> Optional[int]:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a whole number, got {raw!r}", name) from None
+    if not minimum <= value <= maximum:
+        raise ApiError(400, f"{name} must be between {minimum} and {maximum}, got {value}", name)
+    return value
+
+
+def json_object() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request body must be a JSON object", "body")
+    return body
+
+
+def sensor_named(name: Any, field: str = "sensor") -> Sensor:
+    if not isinstance(name, str) or not name:
+        raise ApiError(400, f"{field} must be a sensor name", field)
+    sensor = queries.sensor_by_name(name)
+    if sensor is None:
+        raise ApiError(404, f"unknown sensor {name!r}", field)
+    return sensor
+
+
+def number(body: dict[str, Any], name: str, default: Optional[float], minimum: float,
+           maximum: float) -> float:
+    value = body.get(name, default)
+    if value is None:
+        raise ApiError(400, f"{name} is required", name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ApiError(400, f"{name} must be a finite number", name)
+    if not minimum <= value <= maximum:
+        raise ApiError(400, f"{name} must be between {minimum} and {maximum}, got {value}", name)
+    return float(value)
