@@ -110,8 +110,9 @@ def healthz():
     age = lease.heartbeat_age(time.time())
     stale_after = current_app.config["SAMPLER_STALE_SECONDS"]
     if age is None:
-        return jsonify(status="down", message="no sampler holds the lease", heartbeat_age_s=None), 503
+        return jsonify(status="down", error="sampler_down", message="no sampler holds the lease",
+                       heartbeat_age_s=None), 503
     if age > stale_after:
-        return jsonify(status="stale", message=f"sampler silent for {age:.1f} s",
+        return jsonify(status="stale", error="sampler_stale", message=f"sampler silent for {age:.1f} s",
                        heartbeat_age_s=round(age, 3)), 503
     return {"status": "ok", "heartbeat_age_s": round(age, 3)}
