@@ -23,6 +23,7 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
         app.config.update(overrides)
         if "DATABASE_URL" in overrides:
             app.config["SQLALCHEMY_DATABASE_URI"] = overrides["DATABASE_URL"]
+    app.json.sort_keys = False  # polled JSON is large; sorting its keys is wasted work
     storage.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

@@ -140,7 +140,8 @@ def latest_readings(sensor_id: int, window: int, since_id: Optional[int] = None)
     query = select(*columns).where(Reading.sensor_id == sensor_id)
     if since_id is not None:
         query = query.where(Reading.id > since_id)
-    rows = db.session.execute(query.order_by(Reading.id.desc()).limit(window)).all()
+    # Core execution: plain tuples, without the ORM's per-row bookkeeping.
+    rows = db.session.connection().execute(query.order_by(Reading.id.desc()).limit(window)).all()
     return [dict(zip(READING_FIELDS, row)) for row in reversed(rows)]
 
 

@@ -1,0 +1,88 @@
+"""gunicorn with 2 workers: the line is sampled exactly once, at its rate."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+RATE = 5.0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def counts(db_path):
+    with sqlite3.connect(db_path) as conn:
+        return dict(conn.execute(
+            "SELECT s.name, count(r.id) FROM sensors s LEFT JOIN readings r ON r.sensor_id = s.id GROUP BY s.name"))
+
+
+@pytest.fixture
+def gunicorn_server(tmp_path):
+    port = free_port()
+    db_path = tmp_path / "gunicorn.db"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "SAMPLE_RATE_HZ": str(RATE),
+           "MODEL_SIZE": "10", "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"}
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    proc = subprocess.Popen([str(gunicorn), "-c", "gunicorn.conf.py", "app:create_app()"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.3)
+        else:
+            pytest.fail("gunicorn did not become healthy in 60 s")
+        yield base, db_path, proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def worker_pids(master_pid):
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master_pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_two_workers_sample_each_sensor_once_at_its_rate(gunicorn_server):
+    base, db_path, proc = gunicorn_server
+    assert len(worker_pids(proc.pid)) == 2
+    # Requests reach both workers (each starts a candidate); only the lease holder samples.
+    for _ in range(20):
+        assert requests.get(f"{base}/get_data?sensor=vibration&window=5", timeout=5).status_code == 200
+    time.sleep(1.0)
+    start, t0 = counts(db_path), time.time()
+    time.sleep(8.0)
+    end, t1 = counts(db_path), time.time()
+    for name in start:
+        rate = (end[name] - start[name]) / (t1 - t0)
+        assert 0.75 * RATE <= rate <= 1.25 * RATE, f"{name}: {rate:.2f} readings/s, want {RATE}"
+    with sqlite3.connect(db_path) as conn:
+        ts = [t for (t,) in conn.execute(
+            "SELECT r.t FROM readings r JOIN sensors s ON s.id = r.sensor_id WHERE s.name='pressure' ORDER BY r.id")]
+        owner = conn.execute("SELECT owner FROM sampler_lease").fetchone()[0]
+    gaps = [b - a for a, b in zip(ts, ts[1:])]
+    assert min(gaps) > 0.5 / RATE, "no duplicated or interleaved second sampler"
+    assert int(owner.split(":")[1]) != proc.pid, "the sampler runs in a worker, never in the master"
+    assert int(owner.split(":")[1]) in worker_pids(proc.pid)
