@@ -56,6 +56,8 @@ def test_get_data_default_window_and_since_cursor(sampled):
     cursor = everything[-5]["id"]
     newer = client.get(f"/get_data?sensor=vibration&since={cursor}").get_json()["points"]
     assert [p["id"] for p in newer] == [p["id"] for p in everything[-4:]]
+    nothing_new = client.get(f"/get_data?sensor=vibration&since={everything[-1]['id']}").get_json()
+    assert nothing_new["points"] == [] and nothing_new["latest_id"] == everything[-1]["id"]
 
 
 @pytest.mark.parametrize("query, status, field", [

@@ -48,6 +48,8 @@ def get_data():
         "completeness": latest["completeness"] if latest else 0.0,
         "anomaly_ratio": latest["anomaly_ratio"] if latest else 0.0,
         "baseline_state": latest["baseline_state"] if latest else "learning",
+        # Lets a client notice that the database was replaced under it (ids restarted).
+        "latest_id": latest["id"] if latest else None,
         "points": points,
     }
 

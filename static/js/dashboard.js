@@ -184,8 +184,14 @@ async function tick() {
     getJSON(urls.getData, { sensor: state.sensor, window: state.window, since: state.lastId }),
     getJSON(urls.getControl),
   ]);
-  if (generation === state.generation) applyData(data);
   if (controlSeq === state.controlSeq) applyControl(control);
+  if (generation !== state.generation) return;
+  // Newest id below ours: the server started on a new database; begin afresh.
+  if (state.lastId !== null && data.latest_id !== null && data.latest_id < state.lastId) {
+    restart();
+    return;
+  }
+  applyData(data);
 }
 
 const poller = createPoller(tick, {
