@@ -20,7 +20,12 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
+    import logging
+
     from helpers.runtime import service
+
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
 
     if worker.wsgi.config["SAMPLER_AUTOSTART"]:
         service.ensure_started(worker.wsgi)
