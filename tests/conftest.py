@@ -45,3 +45,21 @@ def live_server(tmp_path):
     finally:
         server.shutdown()
         sampler.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server on 127.0.0.1, started from the Debian binaries."""
+    from tests.postgres_server import PostgresServer
+
+    server = PostgresServer.start_or_skip()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request):
+    """A fresh, empty database on that server for one test."""
+    return postgres_server.fresh_database(request.node.name)
