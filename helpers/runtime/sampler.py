@@ -168,7 +168,10 @@ class Sampler:
                             self.monitors.clear()
                             self.start()
                         elif was_holding and not holding:
-                            log.warning("sampler %s lost the lease", self.owner)
+                            # Another process samples now: storing our buffer would duplicate readings.
+                            log.warning("sampler %s lost the lease; dropping %d unsaved readings",
+                                        self.owner, len(self._buffer))
+                            self._buffer = []
                     if not holding:
                         stop.wait(min(ttl / 4, 2.0))
                         continue
