@@ -13,7 +13,8 @@ from helpers import cli
 from helpers.config import load_config
 from helpers.runtime import service
 from helpers.storage import db as storage
-from helpers.web import api, errors, pages
+from helpers.web import errors, pages
+from helpers.web.api import bp as api_bp
 
 
 def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
@@ -27,7 +28,7 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     storage.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    app.register_blueprint(api.bp)
+    app.register_blueprint(api_bp)
     app.register_blueprint(pages.bp)
     with app.app_context():
         cli.init_db()

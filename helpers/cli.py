@@ -26,7 +26,7 @@ class InputError(click.ClickException):
 
 
 def init_db() -> None:
-    queries.init_db(DEFAULT_SENSORS, setting_seeds(current_app.config))
+    queries.init_db(DEFAULT_SENSORS, setting_seeds(current_app.config), current_app.config["SIMULATOR_SEED"])
 
 
 def read_series(stream: IO[str], name: str) -> tuple[list[str], list[float]]:

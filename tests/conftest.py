@@ -63,3 +63,40 @@ def postgres_server():
 def postgres_url(postgres_server, request):
     """A fresh, empty database on that server for one test."""
     return postgres_server.fresh_database(request.node.name)
+
+
+class RestartableServer:
+    """A live server whose HTTP side can be stopped and started again on the same port."""
+
+    def __init__(self, app):
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self._server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = None
+        self.start()
+
+    def start(self):
+        if self._server is None:
+            self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+@pytest.fixture
+def restartable_server(tmp_path):
+    """Like live_server, but the test can take the HTTP server down and bring it back."""
+    app = make_app(tmp_path, SAMPLE_RATE_HZ=10.0, MODEL_SIZE=20, SAMPLER_FLUSH_SECONDS=0.1)
+    sampler = SamplerThread(app).start()
+    server = RestartableServer(app)
+    try:
+        yield server
+    finally:
+        server.stop()
+        sampler.stop()

@@ -119,7 +119,8 @@ def test_injected_scenario_is_ground_truth_on_its_readings_and_gets_caught(app, 
     drive(app, sampler, clock, 40.0)
     with app.app_context():
         sensor = queries.sensor_by_name("energy_use")
-        scenario = queries.create_scenario(sensor, "level_shift", 6.0, clock.now + 0.5, clock.now + 10.5, clock.now)
+        offset = clock.now + 0.5 - queries.current_session().started_at
+        scenario = queries.create_scenario(sensor, "level_shift", 6.0, offset, 10.0, clock.now)
         scenario_id, starts_at, ends_at = scenario.id, scenario.starts_at, scenario.ends_at
     drive(app, sampler, clock, 15.0)
     rows = latest(app, "energy_use", 15)

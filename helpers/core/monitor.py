@@ -46,3 +46,8 @@ class SensorMonitor:
 
     def rebaseline(self) -> None:
         self.detector.rebaseline()
+
+    def reset(self) -> None:
+        """Forget the model and the verdicts: a new session starts from nothing."""
+        self.detector.rebaseline()
+        self.ratio = AnomalyRatio(self.ratio.size)

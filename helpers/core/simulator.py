@@ -56,14 +56,22 @@ class LineSimulator:
 
     def __init__(self, profiles: Sequence[SensorProfile], seed: Optional[int] = None):
         self.profiles = {p.name: p for p in profiles}
+        self.reset(seed)
+
+    def reset(self, seed: Optional[int]) -> None:
+        """Start over from ``seed``: the same seed, times and scenarios give the same readings."""
         master = random.Random(seed)
-        self._rngs = {p.name: random.Random(master.getrandbits(64)) for p in profiles}
+        self._rngs = {name: random.Random(master.getrandbits(64)) for name in self.profiles}
         self._last: dict[str, float] = {}
         self._current: dict[str, Scenario] = {}
 
     def sample(self, sensor: str, t: float, anomaly_level: float = 0.0,
                scenario: Optional[Scenario] = None) -> float:
-        """One reading of ``sensor`` at time ``t``; ``anomaly_level`` is a percentage 0..100."""
+        """One reading of ``sensor`` at time ``t``; ``anomaly_level`` is a percentage 0..100.
+
+        ``t`` and the scenario's times are seconds since the session start, so a
+        replayed session sees the same cycle phase at the same reading.
+        """
         profile = self.profiles[sensor]
         rng = self._rngs[sensor]
         p = min(max(anomaly_level, 0.0), 100.0) / 100.0

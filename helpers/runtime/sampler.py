@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 
 class Source(Protocol):
+    def reset(self, seed: Optional[int]) -> None: ...
+
     def sample(self, sensor: str, t: float, anomaly_level: float = 0.0,
                scenario: Optional[Scenario] = None) -> float: ...
 
@@ -35,6 +37,36 @@ def _scenario_at(scenarios: list[Scenario], t: float) -> Optional[Scenario]:
         if scenario.active(t):
             return scenario
     return None
+
+
+class Schedule:
+    """When a sensor's next reading is due, as ``base + k * period``.
+
+    Counting readings instead of adding the period again and again keeps the
+    times free of accumulated rounding, so a replayed session samples at
+    exactly the same offsets. ``offset`` is the time since the session start.
+    """
+
+    __slots__ = ("base_t", "base_offset", "k", "period")
+
+    def __init__(self, base_t: float, base_offset: float, period: float):
+        self.base_t, self.base_offset, self.k, self.period = base_t, base_offset, 0, period
+
+    @property
+    def due(self) -> float:
+        return self.base_t + self.k * self.period
+
+    @property
+    def offset(self) -> float:
+        return self.base_offset + self.k * self.period
+
+    def rebase(self, period: float, skip_to: Optional[float] = None) -> None:
+        """Keep the next due time (or jump to ``skip_to``) and count on with a new period."""
+        due, offset = self.due, self.offset
+        if skip_to is not None and skip_to > due:
+            offset += skip_to - due
+            due = skip_to
+        self.base_t, self.base_offset, self.k, self.period = due, offset, 0, period
 
 
 class Sampler:
@@ -51,7 +83,8 @@ class Sampler:
         self.max_catchup = cfg["SAMPLER_MAX_CATCHUP_SECONDS"]
         self.monitors: dict[int, SensorMonitor] = {}
         self.names: dict[int, str] = {}
-        self.next_due: dict[int, float] = {}
+        self.schedules: dict[int, Schedule] = {}
+        self.session_id: Optional[int] = None
         self._buffer: list[dict[str, Any]] = []
         self._last_flush = 0.0
         self.readings_stored = 0
@@ -60,36 +93,65 @@ class Sampler:
 
     def start(self) -> None:
         """Build every sensor's monitor from the stored recent history (a restart resumes, not relearns)."""
+        session = queries.current_session()
         line, overrides = queries.load_settings()
         last_times = queries.last_reading_times()
         now = self.clock()
+        resumed = False
         for sensor in queries.all_sensors():
             settings = queries.effective(line, overrides, sensor.name)
+            period = 1.0 / settings["sample_rate_hz"]
             monitor = SensorMonitor(settings)
-            depth = 2 * settings["model_size"] + settings["relearn_after"] + settings["anomaly_list_size"]
-            monitor.restore(queries.restore_history(sensor.id, depth, queries.last_rebaseline_at(sensor.id)))
+            last = last_times.get(sensor.id)
+            if last is not None and last >= session.started_at:
+                resumed = True
+                depth = 2 * settings["model_size"] + settings["relearn_after"] + settings["anomaly_list_size"]
+                since = max(session.started_at, queries.last_rebaseline_at(sensor.id) or session.started_at)
+                monitor.restore(queries.restore_history(sensor.id, depth, since))
+                due = max(now, last + period)
+            else:
+                due = max(now, session.started_at)
             self.monitors[sensor.id] = monitor
             self.names[sensor.id] = sensor.name
-            last = last_times.get(sensor.id)
-            self.next_due[sensor.id] = now if last is None else max(now, last + 1.0 / settings["sample_rate_hz"])
+            self.schedules[sensor.id] = Schedule(due, due - session.started_at, period)
+        # A session interrupted by a restart cannot continue its random stream; it
+        # goes on from a derived seed (only uninterrupted sessions repeat exactly).
+        self.source.reset(session.seed if not resumed else hash((session.seed, now)) & 0x7FFFFFFF)
+        self.session_id = session.id
         self._last_flush = now
 
     def step(self) -> int:
         """Produce, judge and buffer every reading that is due; returns how many."""
         now = self.clock()
+        if queries.current_session_id() != self.session_id:
+            self._begin_new_session()
         line, overrides = queries.load_settings()
         for sensor_id, monitor in self.monitors.items():
-            monitor.configure(queries.effective(line, overrides, self.names[sensor_id]))
+            settings = queries.effective(line, overrides, self.names[sensor_id])
+            if settings["sample_rate_hz"] != monitor.settings["sample_rate_hz"]:
+                self.schedules[sensor_id].rebase(1.0 / settings["sample_rate_hz"])
+            monitor.configure(settings)
         self._apply_rebaselines(now)
         produced = 0
         if line["running"]:
             produced = self._produce(now, line["anomaly_level"])
         else:
-            for sensor_id in self.next_due:
-                self.next_due[sensor_id] = now
+            for schedule in self.schedules.values():
+                schedule.rebase(schedule.period, skip_to=now)
         if now - self._last_flush >= self.flush_seconds or not line["running"]:
             self.flush(now)
         return produced
+
+    def _begin_new_session(self) -> None:
+        """Fresh models and a reseeded source from the session start: the classroom reset."""
+        self.flush()
+        session = queries.current_session()
+        self.source.reset(session.seed)
+        for sensor_id, monitor in self.monitors.items():
+            monitor.reset()
+            self.schedules[sensor_id] = Schedule(session.started_at, 0.0, self.schedules[sensor_id].period)
+        self.session_id = session.id
+        log.info("session %s started (seed %s)", session.id, session.seed)
 
     def _apply_rebaselines(self, now: float) -> None:
         pending = queries.pending_rebaselines()
@@ -102,27 +164,27 @@ class Sampler:
             db.session.commit()
 
     def _produce(self, now: float, anomaly_level: float) -> int:
-        earliest = min(self.next_due.values(), default=now)
-        scenarios = queries.open_scenarios(earliest) if self.monitors else {}
+        earliest = min((s.due for s in self.schedules.values()), default=now)
+        scenarios = queries.open_scenarios(self.session_id, earliest) if self.monitors else {}
         rows = self._buffer
         produced = 0
         for sensor_id, monitor in self.monitors.items():
             name = self.names[sensor_id]
-            period = 1.0 / monitor.settings["sample_rate_hz"]
-            due = self.next_due[sensor_id]
-            if due < now - self.max_catchup:
-                log.warning("sampler fell %.1f s behind on %s; skipping ahead", now - due, name)
-                due = now
+            schedule = self.schedules[sensor_id]
+            if schedule.due < now - self.max_catchup:
+                log.warning("sampler fell %.1f s behind on %s; skipping ahead", now - schedule.due, name)
+                schedule.rebase(schedule.period, skip_to=now)
             mine = scenarios.get(sensor_id, [])
             threshold = monitor.settings["z_threshold"]
-            while due <= now:
-                scenario = _scenario_at(mine, due) if mine else None
+            while schedule.due <= now:
+                due, offset = schedule.due, schedule.offset
+                schedule.k += 1
+                scenario = _scenario_at(mine, offset) if mine else None
                 try:
-                    value = self.source.sample(name, due, anomaly_level, scenario)
+                    value = self.source.sample(name, offset, anomaly_level, scenario)
                     verdict, ratio = monitor.observe(value)
                 except Exception:  # one bad reading must not stop the line
                     log.exception("reading of %s at %.3f failed; skipped", name, due)
-                    due += period
                     continue
                 if verdict.relearned:
                     queries.record_relearn(sensor_id, due)
@@ -134,8 +196,6 @@ class Sampler:
                     "scenario_id": scenario.id if scenario else None,
                 })
                 produced += 1
-                due += period
-            self.next_due[sensor_id] = due
         return produced
 
     def flush(self, now: Optional[float] = None) -> None:
@@ -176,7 +236,7 @@ class Sampler:
                         stop.wait(min(ttl / 4, 2.0))
                         continue
                     self.step()
-                    wake = min(self.next_due.values(), default=now + 0.2)
+                    wake = min((sch.due for sch in self.schedules.values()), default=now + 0.2)
                     stop.wait(min(max(wake - self.clock(), 0.0), 0.2))
                 except Exception:
                     log.exception("sampler step failed; retrying")

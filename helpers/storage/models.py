@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpers.storage.db import db
@@ -38,16 +38,36 @@ class Setting(db.Model):
     value: Mapped[str] = mapped_column(Text)  # JSON
 
 
+class Session(db.Model):
+    """A classroom session: the simulator restarts from ``seed`` at ``started_at`` and every model relearns.
+
+    ``settings`` (JSON) is the control state at the start, so an exported session replays as it ran.
+    """
+
+    __tablename__ = "sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    settings: Mapped[str] = mapped_column(Text)
+
+
 class Scenario(db.Model):
-    """An injected anomaly period: the ground truth for hits, misses and detection delay."""
+    """An injected anomaly period: the ground truth for hits, misses and detection delay.
+
+    The offsets from the session start are what the simulator uses, so a replayed
+    session puts the scenario at exactly the same readings.
+    """
 
     __tablename__ = "scenarios"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
     kind: Mapped[str] = mapped_column(String(32))
     magnitude: Mapped[float] = mapped_column(Float)
     starts_at: Mapped[float] = mapped_column(Float)
     ends_at: Mapped[float] = mapped_column(Float)
+    start_offset_s: Mapped[float] = mapped_column(Float)
+    end_offset_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[float] = mapped_column(Float)
 
     __table_args__ = (Index("ix_scenarios_sensor_ends", "sensor_id", "ends_at"),)
@@ -76,6 +96,9 @@ class Reading(db.Model):
     __table_args__ = (
         Index("ix_readings_sensor_id_id", "sensor_id", "id"),
         Index("ix_readings_sensor_t", "sensor_id", "t"),
+        # Anomalies are few: a partial index keeps the recent-anomalies list and the
+        # scorecard off the full table.
+        Index("ix_readings_anomaly_t", "t", sqlite_where=text("anomaly"), postgresql_where=text("anomaly")),
     )
 
 

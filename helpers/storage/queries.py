@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from sqlalchemy import delete, func, insert, select, update
@@ -10,14 +12,15 @@ from helpers.core.scenarios import Scenario as ScenarioSpec
 from helpers.core.settings_schema import SETTINGS, defaults
 from helpers.core.simulator import SensorProfile
 from helpers.storage.db import db
-from helpers.storage.models import BaselineEvent, Line, Reading, SamplerLease, Scenario, Sensor, Setting
+from helpers.storage.models import BaselineEvent, Line, Reading, SamplerLease, Scenario, Sensor, Session, Setting
 
 LINE_SCOPE = ""
 READING_FIELDS = ("id", "t", "value", "mean", "std", "z", "threshold", "anomaly", "anomaly_ratio",
                   "baseline_state", "completeness", "scenario_id")
 
 
-def init_db(profiles: Sequence[SensorProfile], seeds: Mapping[str, Any]) -> None:
+def init_db(profiles: Sequence[SensorProfile], seeds: Mapping[str, Any], simulator_seed: Optional[int] = None,
+            now: Optional[float] = None) -> None:
     """Create missing tables and seed what a first start needs; existing rows are left alone."""
     db.create_all()
     session = db.session
@@ -37,6 +40,8 @@ def init_db(profiles: Sequence[SensorProfile], seeds: Mapping[str, Any]) -> None
     if session.get(SamplerLease, 1) is None:
         session.add(SamplerLease(id=1))
     session.commit()
+    if current_session() is None:
+        start_session(simulator_seed, time.time() if now is None else now)
 
 
 # --- sensors ---------------------------------------------------------------
@@ -162,22 +167,28 @@ def last_reading_times() -> dict[int, float]:
 
 # --- scenarios -------------------------------------------------------------
 
-def create_scenario(sensor: Sensor, kind: str, magnitude: float, starts_at: float, ends_at: float,
-                    now: float) -> Scenario:
-    scenario = Scenario(sensor_id=sensor.id, kind=kind, magnitude=magnitude, starts_at=starts_at,
-                        ends_at=ends_at, created_at=now)
+def create_scenario(sensor: Sensor, kind: str, magnitude: float, start_offset_s: float, duration_s: float,
+                    now: float, session: Optional[Session] = None) -> Scenario:
+    """Schedule a scenario ``start_offset_s`` after the start of ``session`` (default: the current one)."""
+    session = session or current_session()
+    starts_at = session.started_at + start_offset_s
+    scenario = Scenario(sensor_id=sensor.id, session_id=session.id, kind=kind, magnitude=magnitude,
+                        starts_at=starts_at, ends_at=starts_at + duration_s, start_offset_s=start_offset_s,
+                        end_offset_s=start_offset_s + duration_s, created_at=now)
     db.session.add(scenario)
     db.session.commit()
     return scenario
 
 
-def open_scenarios(now: float) -> dict[int, list[ScenarioSpec]]:
-    """Scenarios not yet over, by sensor id, in start order."""
-    rows = db.session.scalars(select(Scenario).where(Scenario.ends_at > now).order_by(Scenario.starts_at))
+def open_scenarios(session_id: int, now: float) -> dict[int, list[ScenarioSpec]]:
+    """The session's scenarios not yet over, by sensor id, with times as offsets from the session start."""
+    rows = db.session.scalars(select(Scenario).where(Scenario.session_id == session_id, Scenario.ends_at > now)
+                              .order_by(Scenario.start_offset_s))
     found: dict[int, list[ScenarioSpec]] = {}
     for s in rows:
         found.setdefault(s.sensor_id, []).append(
-            ScenarioSpec(kind=s.kind, magnitude=s.magnitude, starts_at=s.starts_at, ends_at=s.ends_at, id=s.id))
+            ScenarioSpec(kind=s.kind, magnitude=s.magnitude, starts_at=s.start_offset_s, ends_at=s.end_offset_s,
+                         id=s.id))
     return found
 
 
@@ -190,7 +201,8 @@ def list_scenarios(sensor_id: Optional[int] = None, limit: int = 100) -> list[Sc
 
 def scenario_dict(s: Scenario, sensor_name: str) -> dict[str, Any]:
     return {"id": s.id, "sensor": sensor_name, "kind": s.kind, "magnitude": s.magnitude,
-            "starts_at": s.starts_at, "ends_at": s.ends_at}
+            "starts_at": s.starts_at, "ends_at": s.ends_at, "session_id": s.session_id,
+            "start_offset_s": s.start_offset_s, "end_offset_s": s.end_offset_s}
 
 
 def sensor_statuses() -> list[dict[str, Any]]:
@@ -204,8 +216,92 @@ def sensor_statuses() -> list[dict[str, Any]]:
             "completeness": last["completeness"] if last else 0.0,
             "anomaly_ratio": last["anomaly_ratio"] if last else 0.0,
             "baseline_state": last["baseline_state"] if last else "learning",
+            "last_id": last["id"] if last else None,
             "last_value": last["value"] if last else None,
             "last_t": last["t"] if last else None,
             "anomaly": bool(last["anomaly"]) if last else False,
         })
     return statuses
+
+
+# --- sessions --------------------------------------------------------------
+
+def current_session() -> Optional[Session]:
+    return db.session.scalar(select(Session).order_by(Session.id.desc()).limit(1))
+
+
+def current_session_id() -> Optional[int]:
+    """Cheap enough to ask at every sampler step."""
+    return db.session.scalar(select(func.max(Session.id)))
+
+
+def session_by_id(session_id: int) -> Optional[Session]:
+    return db.session.get(Session, session_id)
+
+
+def session_end(session: Session) -> Optional[float]:
+    """When the next session started; None for the current one."""
+    return db.session.scalar(select(func.min(Session.started_at)).where(Session.id > session.id))
+
+
+def settings_snapshot() -> dict[str, Any]:
+    line, overrides = load_settings()
+    return {"line": line, "overrides": overrides}
+
+
+def start_session(seed: Optional[int], now: float) -> Session:
+    """Begin a session; without a seed one is drawn, so every session can be replayed."""
+    row = Session(started_at=now, seed=random.getrandbits(31) if seed is None else seed,
+                  settings=json.dumps(settings_snapshot()))
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def session_dict(session: Session) -> dict[str, Any]:
+    return {"id": session.id, "started_at": session.started_at, "seed": session.seed}
+
+
+def session_scenarios(session_id: int) -> list[tuple[Scenario, str]]:
+    rows = db.session.execute(select(Scenario, Sensor.name).join(Sensor, Sensor.id == Scenario.sensor_id)
+                              .where(Scenario.session_id == session_id).order_by(Scenario.id))
+    return [(scenario, name) for scenario, name in rows]
+
+
+def session_anomaly_times(start: float, end: Optional[float]) -> dict[int, list[float]]:
+    """Times of the anomalies flagged in [start, end), by sensor id, in order (the partial index serves it)."""
+    query = select(Reading.sensor_id, Reading.t).where(Reading.anomaly.is_(True), Reading.t >= start)
+    if end is not None:
+        query = query.where(Reading.t < end)
+    found: dict[int, list[float]] = {}
+    for sensor_id, t in db.session.execute(query.order_by(Reading.t)):
+        found.setdefault(sensor_id, []).append(t)
+    return found
+
+
+def session_readings(start: float, end: Optional[float], chunk: int = 5000) -> Iterable[tuple]:
+    """Every reading in [start, end) with its sensor name, streamed in chunks."""
+    query = (select(Sensor.name, *[getattr(Reading, f) for f in READING_FIELDS])
+             .join(Sensor, Sensor.id == Reading.sensor_id).where(Reading.t >= start))
+    if end is not None:
+        query = query.where(Reading.t < end)
+    result = db.session.execute(query.order_by(Reading.id).execution_options(yield_per=chunk))
+    for row in result:
+        yield tuple(row)
+
+
+def recent_anomalies(limit: int, sensor_id: Optional[int] = None) -> list[dict[str, Any]]:
+    fields = ("id", "t", "value", "mean", "std", "z", "threshold", "scenario_id")
+    query = (select(Sensor.name, Sensor.label, Sensor.unit, *[getattr(Reading, f) for f in fields])
+             .join(Sensor, Sensor.id == Reading.sensor_id).where(Reading.anomaly.is_(True)))
+    if sensor_id is not None:
+        query = query.where(Reading.sensor_id == sensor_id)
+    rows = db.session.execute(query.order_by(Reading.t.desc()).limit(limit))
+    return [dict(zip(("sensor", "label", "unit") + fields, row)) for row in rows]
+
+
+def readings_since_time(sensor_id: int, since_t: float) -> list[dict[str, Any]]:
+    """A sensor's readings from ``since_t`` on, oldest first (the (sensor_id, t) index serves it)."""
+    columns = [getattr(Reading, f) for f in READING_FIELDS]
+    query = select(*columns).where(Reading.sensor_id == sensor_id, Reading.t >= since_t).order_by(Reading.id)
+    return [dict(zip(READING_FIELDS, row)) for row in db.session.connection().execute(query)]

@@ -1,27 +1,29 @@
-"""The JSON API (the original route names, kept): parse, call one function, respond."""
+"""Reading routes (the original names, kept): one sensor's data, all sensors, anomalies, scenarios, health."""
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import current_app, jsonify, request
 
+from helpers.core.downsample import keep_anomalies_and_every_kth
 from helpers.core.scenarios import SCENARIO_KINDS
-from helpers.core.settings_schema import SettingError, validate_changes
 from helpers.storage import lease, queries
+from helpers.web.api import bp
 from helpers.web.errors import ApiError
 from helpers.web.params import int_arg, json_object, number, sensor_named
 
-bp = Blueprint("api", __name__)
 MAX_WINDOW = 10_000
+MAX_SECONDS = 86_400
+SECONDS_MAX_POINTS = 2_000
 MAX_SCENARIO_SECONDS = 3600.0
 
 
-@bp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def chance_ratio(threshold: float) -> float:
+    """The share of Gaussian noise beyond ±threshold stds: what a healthy line flags by chance."""
+    return math.erfc(threshold / math.sqrt(2.0))
 
 
 def _point(row: dict[str, Any]) -> dict[str, Any]:
@@ -38,44 +40,58 @@ def get_data():
     sensor = sensor_named(sensor_name)
     window = int_arg("window", 100, 1, MAX_WINDOW)
     since = int_arg("since", None, 0, 2**63 - 1)
-    points = [_point(r) for r in queries.latest_readings(sensor.id, window, since)]
+    seconds = int_arg("seconds", None, 1, MAX_SECONDS)
+    downsampled = False
+    if seconds is not None and since is None:
+        rows = queries.readings_since_time(sensor.id, time.time() - seconds)
+        downsampled = len(rows) > SECONDS_MAX_POINTS
+        if downsampled:
+            rows = keep_anomalies_and_every_kth(rows, SECONDS_MAX_POINTS)
+    else:
+        rows = queries.latest_readings(sensor.id, window, since)
+    points = [_point(r) for r in rows]
     line, overrides = queries.load_settings()
     settings = queries.effective(line, overrides, sensor.name)
     latest = points[-1] if points else (queries.latest_readings(sensor.id, 1) or [None])[0]
     return {
         "sensor": sensor.name, "label": sensor.label, "unit": sensor.unit, "window": window,
         "running": line["running"], "z_threshold": settings["z_threshold"],
+        "chance_ratio": chance_ratio(settings["z_threshold"]),
         "completeness": latest["completeness"] if latest else 0.0,
         "anomaly_ratio": latest["anomaly_ratio"] if latest else 0.0,
         "baseline_state": latest["baseline_state"] if latest else "learning",
         # Lets a client notice that the database was replaced under it (ids restarted).
         "latest_id": latest["id"] if latest else None,
+        "downsampled": downsampled,
         "points": points,
     }
 
 
-@bp.get("/get_control", endpoint="get_control")
-def get_control():
-    return queries.control_state()
+@bp.get("/api/overview", endpoint="overview")
+def overview():
+    since = int_arg("since", None, 0, 2**63 - 1)
+    per_sensor = int_arg("points", 60, 1, 1000)
+    line, overrides = queries.load_settings()
+    sensors = []
+    latest_id = None
+    for status in queries.sensor_statuses():
+        threshold = queries.effective(line, overrides, status["name"])["z_threshold"]
+        sensor = queries.sensor_by_name(status["name"])
+        points = [{"id": r["id"], "t": r["t"], "value": r["value"], "anomaly": bool(r["anomaly"])}
+                  for r in queries.latest_readings(sensor.id, per_sensor, since)]
+        if status["last_id"] is not None:
+            latest_id = max(latest_id or 0, status["last_id"])
+        sensors.append({**status, "z_threshold": threshold, "chance_ratio": chance_ratio(threshold),
+                        "points": points})
+    return {"running": line["running"], "latest_id": latest_id,
+            "chance_ratio": chance_ratio(line["z_threshold"]), "sensors": sensors}
 
 
-@bp.post("/send_control", endpoint="send_control")
-def send_control():
-    body = dict(json_object())
-    sensor_name = body.pop("sensor", None)
-    rebaseline = body.pop("rebaseline", None)
-    sensor = sensor_named(sensor_name) if sensor_name is not None else None
-    to_rebaseline = sensor_named(rebaseline, "rebaseline") if rebaseline is not None else None
-    if sensor is None and to_rebaseline is None and not body:
-        raise ApiError(400, "nothing to change: give a setting, or rebaseline with a sensor name", "body")
-    try:
-        changes = validate_changes(body, per_sensor=sensor is not None)
-    except SettingError as exc:
-        raise ApiError(400, str(exc), exc.field) from None
-    queries.save_settings(changes, scope=sensor.name if sensor else queries.LINE_SCOPE)
-    if to_rebaseline is not None:
-        queries.request_rebaseline(to_rebaseline, time.time())
-    return queries.control_state()
+@bp.get("/api/anomalies", endpoint="anomalies")
+def anomalies():
+    sensor = sensor_named(request.args["sensor"]) if "sensor" in request.args else None
+    limit = int_arg("limit", 20, 1, 500)
+    return {"anomalies": queries.recent_anomalies(limit, sensor.id if sensor else None)}
 
 
 @bp.get("/api/sensors", endpoint="sensors")
@@ -94,7 +110,9 @@ def inject_scenario():
     magnitude = number(body, "magnitude", SCENARIO_KINDS[kind][0], -1000.0, 1000.0)
     delay = number(body, "start_in_s", 0.0, 0.0, MAX_SCENARIO_SECONDS)
     now = time.time()
-    scenario = queries.create_scenario(sensor, kind, magnitude, now + delay, now + delay + duration, now)
+    session = queries.current_session()
+    offset = max(now + delay - session.started_at, 0.0)
+    scenario = queries.create_scenario(sensor, kind, magnitude, offset, duration, now, session)
     return {"scenario": queries.scenario_dict(scenario, sensor.name)}, 201
 
 

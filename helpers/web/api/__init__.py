@@ -1,0 +1,16 @@
+"""The JSON API blueprint; its routes live in one module per concern."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)
+
+
+@bp.after_request
+def _no_store(response):
+    # Everything here is live data or state that another browser may change.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+from helpers.web.api import control, readings, sessions  # noqa: E402,F401  (registers the routes)
