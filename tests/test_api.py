@@ -3,22 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.runtime.sampler import Sampler
-from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
-from tests.helpers_for_tests import FakeClock
+from helpers.core.simulator import DEFAULT_SENSORS
+from tests.helpers_for_tests import FakeClock, drive, started_sampler
 
 
 @pytest.fixture
 def sampled(app):
     """An app whose sampler has produced 30 s of readings at 1 Hz, driven by a fake clock."""
     clock = FakeClock(1_800_000_000.0)
-    sampler = Sampler(app, LineSimulator(DEFAULT_SENSORS, seed=1), clock=clock)
-    with app.app_context():
-        sampler.start()
-        for _ in range(30):
-            clock.advance(1.0)
-            sampler.step()
-        sampler.flush()
+    drive(app, started_sampler(app, clock), clock, 30.0, tick=1.0)
     return app
 
 

@@ -11,7 +11,7 @@ from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
 from helpers.runtime.sampler import Sampler
 from helpers.storage.db import db
 from helpers.storage.models import Reading
-from tests.helpers_for_tests import FakeClock
+from tests.helpers_for_tests import FakeClock, drive, started_sampler
 
 
 def pg_app(url, **overrides):
@@ -24,21 +24,13 @@ def test_routes_and_sampler_on_postgres(postgres_url):
     assert client.post("/send_control", json={"z_threshold": 3.5}).get_json()["z_threshold"] == 3.5
     assert client.post("/send_control", json={"z_threshold": "x"}).status_code == 400
     clock = FakeClock(1_800_000_000.0)
-    sampler = Sampler(app, LineSimulator(DEFAULT_SENSORS, seed=1), clock=clock)
-    with app.app_context():
-        sampler.start()
-        for _ in range(30):
-            clock.advance(1.0)
-            sampler.step()
-        sampler.flush()
+    sampler = started_sampler(app, clock)
+    drive(app, sampler, clock, 30.0, tick=1.0)
     body = client.get("/get_data?sensor=pressure&window=5").get_json()
     assert len(body["points"]) == 5 and body["completeness"] == 100.0
     assert body["points"][-1]["threshold"] == 3.5
     assert client.post("/send_control", json={"rebaseline": "pressure"}).status_code == 200
-    with app.app_context():
-        clock.advance(1.0)
-        sampler.step()
-        sampler.flush()
+    drive(app, sampler, clock, 1.0, tick=1.0)
     assert client.get("/get_data?sensor=pressure&window=1").get_json()["baseline_state"] == "learning"
     # A restart on the same database continues where it was.
     restarted = Sampler(pg_app(postgres_url), LineSimulator(DEFAULT_SENSORS, seed=2), clock=clock)

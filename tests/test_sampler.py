@@ -15,7 +15,7 @@ from helpers.storage import queries
 from helpers.storage.db import db
 from helpers.storage.models import BaselineEvent, Reading
 from tests.conftest import make_app
-from tests.helpers_for_tests import FakeClock
+from tests.helpers_for_tests import FakeClock, drive, started_sampler
 
 T0 = 1_800_000_000.0
 
@@ -27,14 +27,6 @@ def counts(app):
         return {names[sid]: n for sid, n in rows}
 
 
-def drive(app, sampler, clock, seconds, tick=0.1):
-    with app.app_context():
-        for _ in range(round(seconds / tick)):
-            clock.advance(tick)
-            sampler.step()
-        sampler.flush()
-
-
 @pytest.fixture
 def clock():
     return FakeClock(T0)
@@ -42,10 +34,7 @@ def clock():
 
 @pytest.fixture
 def sampler(app, clock):
-    s = Sampler(app, LineSimulator(DEFAULT_SENSORS, seed=1), clock=clock)
-    with app.app_context():
-        s.start()
-    return s
+    return started_sampler(app, clock)
 
 
 def latest(app, sensor, n=1):
@@ -103,9 +92,7 @@ def test_after_a_restart_the_model_is_rebuilt_from_history(app, client, clock, s
     client.post("/send_control", json={"model_size": 20})
     drive(app, sampler, clock, 40.0)
     before = sampler.monitors[1]
-    restarted = Sampler(app, LineSimulator(DEFAULT_SENSORS, seed=2), clock=clock)
-    with app.app_context():
-        restarted.start()
+    restarted = started_sampler(app, clock, LineSimulator(DEFAULT_SENSORS, seed=2))
     after = restarted.monitors[1]
     assert after.detector.completeness == 100.0 and after.detector.state == before.detector.state
     assert list(after.detector._model.values) == list(before.detector._model.values)
@@ -137,9 +124,7 @@ def test_a_failing_reading_is_logged_and_the_line_goes_on(app, clock, caplog):
                 raise RuntimeError("sensor bus glitch")
             return super().sample(sensor, t, anomaly_level, scenario)
 
-    flaky = Sampler(app, FlakySource(DEFAULT_SENSORS, seed=1), clock=clock)
-    with app.app_context():
-        flaky.start()
+    flaky = started_sampler(app, clock, FlakySource(DEFAULT_SENSORS, seed=1))
     with caplog.at_level(logging.ERROR):
         drive(app, flaky, clock, 10.0)
     got = counts(app)

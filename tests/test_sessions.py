@@ -7,25 +7,9 @@ import time
 
 import pytest
 
-from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
-from helpers.runtime.sampler import Sampler
+from helpers.core.simulator import DEFAULT_SENSORS
 from helpers.storage import queries
-from tests.helpers_for_tests import FakeClock
-
-
-def drive(app, sampler, clock, seconds, tick=0.25):
-    with app.app_context():
-        for _ in range(round(seconds / tick)):
-            clock.advance(tick)
-            sampler.step()
-        sampler.flush()
-
-
-def make_sampler(app, clock):
-    sampler = Sampler(app, LineSimulator(DEFAULT_SENSORS), clock=clock)
-    with app.app_context():
-        sampler.start()
-    return sampler
+from tests.helpers_for_tests import FakeClock, drive, started_sampler
 
 
 def export_text(client, session_id=None):
@@ -48,7 +32,7 @@ def readings_by_offset(rows):
 def test_new_session_restarts_the_models_and_bad_seeds_are_rejected(app, client):
     clock = FakeClock(time.time())
     client.post("/send_control", json={"model_size": 5, "sample_rate_hz": 2})
-    sampler = make_sampler(app, clock)
+    sampler = started_sampler(app, clock)
     drive(app, sampler, clock, 5.0)
     assert client.get("/get_data?sensor=vibration&window=1").get_json()["completeness"] == 100.0
     for bad in ({"seed": "7"}, {"seed": -1}, {"seed": 2**31}, {"seed": 1.5}, {"seed": True}):
@@ -72,7 +56,7 @@ def test_an_exported_session_replays_exactly(app, client):
     client.post("/send_control", json={"sensor": "pressure", "z_threshold": 2.5})
     session = client.post("/api/session", json={"seed": 7}).get_json()
     clock = FakeClock(session["started_at"])
-    sampler = make_sampler(app, clock)
+    sampler = started_sampler(app, clock)
     drive(app, sampler, clock, 4.0)
     for sensor, kind in (("vibration", "spike"), ("energy_use", "drift"), ("pressure", "noise_burst")):
         # start_in_s counts from the wall clock, which the fake clock (4 s on) has not passed yet.
@@ -157,7 +141,7 @@ def test_scorecard_over_http_counts_a_caught_spike(app, client):
     session = client.get("/api/session").get_json()
     client.post("/send_control", json={"model_size": 20, "sample_rate_hz": 5})
     clock = FakeClock(max(time.time(), session["started_at"]))
-    sampler = make_sampler(app, clock)
+    sampler = started_sampler(app, clock)
     drive(app, sampler, clock, 8.0)
     # 9 s from the wall clock: just after where the fake clock (8 s on) stands.
     client.post("/api/scenarios", json={"sensor": "pressure", "kind": "spike", "duration_s": 2, "magnitude": 12,
@@ -175,7 +159,7 @@ def test_overview_anomalies_and_last_hour(app, client):
     with app.app_context():  # a session that began five minutes ago, so "the last N seconds" has data
         started = queries.start_session(1, time.time() - 300).started_at
     clock = FakeClock(started)
-    sampler = make_sampler(app, clock)
+    sampler = started_sampler(app, clock)
     drive(app, sampler, clock, 299.0, tick=1.0)
     overview = client.get("/api/overview?points=5").get_json()
     assert [s["name"] for s in overview["sensors"]] == [p.name for p in DEFAULT_SENSORS]
