@@ -26,6 +26,11 @@ export function postJSON(url, body) {
   });
 }
 
+/** POST a multipart form (e.g. a file upload); the browser writes the boundary header itself. */
+export function postForm(url, formData) {
+  return request(url, { method: 'POST', body: formData });
+}
+
 function withQuery(url, params) {
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
@@ -45,6 +50,7 @@ async function request(url, init) {
       headers: { Accept: 'application/json', ...init.headers },
     });
   } catch {
+    // Status 0 tells callers that the server is unreachable, not unhappy.
     throw new ApiError('Cannot reach the Linewatch server (network down or server stopped).');
   }
   const body = await readJSON(response);

@@ -1,11 +1,19 @@
 /**
- * Page wiring: DOM events → API calls, API answers → DOM and charts.
- * URLs come from data-* attributes that Flask's url_for filled in, so the
- * page keeps working if the app is mounted under a prefix.
+ * Page wiring: DOM events → API calls, API answers → the modules that draw
+ * them. URLs come from data-* attributes that Flask's url_for filled in, so
+ * the page keeps working if the app is mounted under a prefix.
  */
-import { getJSON, postJSON } from './api.js';
+import { getJSON, postForm, postJSON } from './api.js';
 import { createPoller } from './poller.js';
 import * as charts from './charts.js';
+import { createView } from './view.js';
+import { createLine } from './line.js';
+import { createOverview, SPARK_POINTS } from './overview.js';
+import { createScorecard } from './scorecard.js';
+import { createAnomalyList } from './anomalies.js';
+import { createControls } from './controls.js';
+import { currentTheme, onThemeChange, palette, toggleTheme } from './theme.js';
+import { formatClock, formatNumber, formatPercent } from './format.js';
 
 const root = document.getElementById('linewatch');
 const urls = {
@@ -14,14 +22,34 @@ const urls = {
   sendControl: root.dataset.sendControlUrl,
   sensors: root.dataset.sensorsUrl,
   scenarios: root.dataset.scenariosUrl,
+  listScenarios: root.dataset.listScenariosUrl,
+  overview: root.dataset.overviewUrl,
+  anomalies: root.dataset.anomaliesUrl,
+  scorecard: root.dataset.scorecardUrl,
+  newSession: root.dataset.newSessionUrl,
+  replaySession: root.dataset.replaySessionUrl,
 };
+
+/** Shading for the newest scenarios of a sensor: older ones have scrolled out of any window. */
+const SCENARIO_LIMIT = 50;
+const ANOMALY_LIMIT = 20;
+/** Another browser may start a session or inject a scenario: the scorecard is asked at least this often. */
+const SCORECARD_EVERY_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  runningBadge: $('running-badge'),
   startStop: $('start-stop'),
+  runningBadge: $('running-badge'),
+  themeToggle: $('theme-toggle'),
+  offline: $('offline-banner'),
+  offlineSince: $('offline-since'),
+  serverError: $('server-error'),
   sensorSelect: $('sensor-select'),
+  sensorTitle: $('sensor-title'),
   windowSelect: $('window-select'),
+  pause: $('pause-view'),
+  resetZoom: $('reset-zoom'),
+  viewState: $('view-state'),
   zThreshold: $('z-threshold'),
   zThresholdValue: $('z-threshold-value'),
   zThresholdOverride: $('z-threshold-override'),
@@ -32,34 +60,54 @@ const ui = {
   baselineState: $('baseline-state'),
   rebaseline: $('rebaseline'),
   anomalyRatio: $('anomaly-ratio'),
+  chanceRatio: $('chance-ratio'),
+  chanceThreshold: $('chance-threshold'),
   pointCount: $('point-count'),
   anomalyCount: $('anomaly-count'),
+  downsampled: $('downsampled'),
   scenarioForm: $('scenario-form'),
   scenarioKind: $('scenario-kind'),
   scenarioDuration: $('scenario-duration'),
   scenarioStatus: $('scenario-status'),
-  serverError: $('server-error'),
+  sessionId: $('session-id'),
+  sessionSeed: $('session-seed'),
+  sessionStarted: $('session-started'),
+  sessionForm: $('session-form'),
+  sessionSeedInput: $('session-seed-input'),
+  replayForm: $('replay-form'),
+  sessionStatus: $('session-status'),
 };
 
-const valueChart = charts.createValueChart($('value-chart'));
-const ratioChart = charts.createRatioChart($('ratio-chart'));
+let colours = palette();
+const valueChart = charts.createValueChart($('value-chart'), colours);
+const ratioChart = charts.createRatioChart($('ratio-chart'), colours);
+const view = createView(valueChart, ratioChart, { onPauseChange: renderViewState });
+charts.linkTimeAxes([valueChart, ratioChart], () => view.pause());
+const line = createLine($('line-canvas'), $('stations'), { onSelect: selectSensor, colours });
+const overview = createOverview($('overview'), $('sensor-card-template'), { onSelect: selectSensor, colours });
+const scorecard = createScorecard($('scorecard'), $('scorecard-grace'), { sensorLabel });
+const anomalyList = createAnomalyList($('anomaly-list'), { onSelect: selectSensor });
+const controls = createControls(ui, { onChange: sendControl });
 
 const state = {
+  sensors: null,
   sensor: null,
-  window: Number(ui.windowSelect.value),
+  // Cursors: the newest reading the charts hold, and the overview's latest_id.
   lastId: null,
-  running: null,
+  overviewSince: null,
   // Bumped on sensor/window change: data requested before belongs to the old view.
   generation: 0,
   // Bumped around each control POST: a poll that overlapped it may carry old values.
   controlSeq: 0,
-};
-
-const BASELINE_STYLES = {
-  learning: 'text-bg-info',
-  tracking: 'text-bg-success',
-  excluding: 'text-bg-warning',
-  relearning: 'text-bg-primary',
+  sessionId: null,
+  chance: null,
+  // What else to ask for on this tick; each is cleared only by a successful answer.
+  scenarioIds: new Set(),
+  scenariosStale: true,
+  anomaliesStale: true,
+  scorecardStale: true,
+  scorecardPending: false,
+  scorecardAt: 0,
 };
 
 // --- errors: poll errors clear when polling recovers, action errors on the next good action.
@@ -73,66 +121,29 @@ function showError(kind, message) {
   ui.serverError.hidden = !text;
 }
 
+/** Unreachable (status 0) is a state of the connection, not an error of a request: a banner says so. */
+function showOffline(offline) {
+  if (offline && ui.offline.hidden) ui.offlineSince.textContent = formatClock(Date.now() / 1000);
+  ui.offline.hidden = !offline;
+}
+
 async function act(call) {
   try {
     const result = await call();
     showError('action', '');
     return result;
   } catch (err) {
-    showError('action', err.message);
+    if (err.status === 0) showOffline(true);
+    else showError('action', err.message);
     return null;
   }
 }
 
-// --- sliders
-
-const SLIDER_LABELS = [
-  [ui.zThreshold, ui.zThresholdValue, (v) => v.toFixed(1)],
-  [ui.anomalyLevel, ui.anomalyLevelValue, (v) => `${Math.round(v)} %`],
-];
-
-function renderSliderLabels() {
-  for (const [input, label, format] of SLIDER_LABELS) label.textContent = format(Number(input.value));
-}
-
-/** True while the pointer holds the slider: polled values must not yank it away. */
-function dragTracker(input) {
-  let down = false;
-  input.addEventListener('pointerdown', () => { down = true; });
-  for (const type of ['pointerup', 'pointercancel']) window.addEventListener(type, () => { down = false; });
-  return () => down;
-}
-
-const isDragging = new Map([ui.zThreshold, ui.anomalyLevel].map((input) => [input, dragTracker(input)]));
-
-function syncSlider(input, value) {
-  if (value === undefined || value === null || isDragging.get(input)()) return;
-  input.value = String(value);
+function sensorLabel(name) {
+  return state.sensors?.find((s) => s.name === name)?.label ?? name;
 }
 
 // --- rendering server state
-
-function renderRunning(running) {
-  state.running = running;
-  ui.runningBadge.textContent = running ? 'Running' : 'Stopped';
-  ui.runningBadge.className = `badge fs-6 ${running ? 'text-bg-success' : 'text-bg-warning'}`;
-  ui.startStop.textContent = running ? 'Stop' : 'Start';
-  ui.startStop.className = `btn btn-sm ${running ? 'btn-outline-light' : 'btn-success'}`;
-  ui.startStop.disabled = false;
-}
-
-function renderOverride(control) {
-  const override = control.sensors?.[state.sensor]?.overrides?.z_threshold;
-  ui.zThresholdOverride.textContent = override === undefined ? '' : `This sensor overrides it: ${Number(override).toFixed(1)}`;
-}
-
-function applyControl(control) {
-  renderRunning(control.running);
-  syncSlider(ui.zThreshold, control.z_threshold);
-  syncSlider(ui.anomalyLevel, control.anomaly_level);
-  renderSliderLabels();
-  renderOverride(control);
-}
 
 function renderCompleteness(completeness) {
   const percent = Math.max(0, Math.min(100, Number(completeness) || 0));
@@ -141,30 +152,59 @@ function renderCompleteness(completeness) {
   ui.completenessText.textContent = `${Math.round(percent)} %`;
 }
 
-function renderBaseline(baselineState) {
-  ui.baselineState.textContent = baselineState ?? '–';
-  ui.baselineState.className = `badge ${BASELINE_STYLES[baselineState] ?? 'text-bg-secondary'}`;
-}
-
 function renderCounts() {
   ui.pointCount.textContent = String(charts.seriesSize(valueChart, 'value'));
   ui.anomalyCount.textContent = String(charts.seriesSize(valueChart, 'anomaly'));
 }
 
+function renderViewState(paused) {
+  ui.pause.textContent = paused ? 'Resume live' : 'Pause view';
+  ui.pause.setAttribute('aria-pressed', String(paused));
+  ui.viewState.hidden = !paused;
+  ui.viewState.textContent = paused ? `⏸ Paused · ${view.waitingCount()} new points waiting` : '';
+}
+
+function renderChance(ratio, threshold) {
+  if (state.chance?.ratio === ratio && state.chance?.threshold === threshold) return;
+  state.chance = { ratio, threshold };
+  ui.chanceRatio.textContent = formatPercent(ratio);
+  ui.chanceThreshold.textContent = formatNumber(threshold, 1);
+  charts.setChanceRatio(ratioChart, ratio, threshold);
+  view.refresh();
+}
+
+function renderSession(session) {
+  ui.sessionId.textContent = `#${session.id}`;
+  ui.sessionSeed.textContent = String(session.seed);
+  ui.sessionStarted.textContent = formatClock(session.started_at);
+}
+
 function applyData(data) {
   const { points } = data;
   if (points.length) state.lastId = points[points.length - 1].id;
-  for (const chart of [valueChart, ratioChart]) {
-    charts.appendPoints(chart, points);
-    charts.trimToWindow(chart, state.window);
-  }
-  charts.setValueUnit(valueChart, data.unit);
-  charts.render(valueChart);
-  charts.render(ratioChart);
+  const std = points.findLast((p) => p.std !== null)?.std;
+  if (std !== undefined) charts.setValueUnit(valueChart, data.unit, std);
+  if (points.some((p) => p.scenario_id !== null && !state.scenarioIds.has(p.scenario_id))) state.scenariosStale = true;
+  view.append(points);
+  if (view.paused) renderViewState(true);
   renderCounts();
+  if (data.downsampled) ui.downsampled.hidden = false;
+  renderChance(data.chance_ratio, data.z_threshold);
   renderCompleteness(data.completeness);
-  renderBaseline(data.baseline_state);
-  ui.anomalyRatio.textContent = `${(data.anomaly_ratio * 100).toFixed(2)} %`;
+  ui.baselineState.textContent = data.baseline_state;
+  ui.baselineState.className = `badge baseline-${data.baseline_state}`;
+  ui.anomalyRatio.textContent = formatPercent(data.anomaly_ratio);
+}
+
+function applyOverview(data) {
+  if (data.latest_id !== null) state.overviewSince = data.latest_id;
+  overview.update(data);
+  line.setStations(overview.stations());
+  line.setRunning(data.running);
+  if (data.sensors.some((s) => s.points.some((p) => p.anomaly))) {
+    state.anomaliesStale = true;
+    state.scorecardStale = true;
+  }
 }
 
 // --- polling
@@ -172,87 +212,207 @@ function applyData(data) {
 async function loadSensors() {
   const { sensors } = await getJSON(urls.sensors);
   if (!sensors.length) throw new Error('The server reports no sensors.');
+  state.sensors = sensors;
   ui.sensorSelect.replaceChildren(...sensors.map((s) => new Option(s.unit ? `${s.label} (${s.unit})` : s.label, s.name)));
-  state.sensor = sensors[0].name;
+  overview.setSensors(sensors);
+  line.setStations(overview.stations());
+  if (!sensors.some((s) => s.name === state.sensor)) state.sensor = sensors[0].name;
+  showSelection();
   for (const fieldset of document.querySelectorAll('[data-needs-sensor]')) fieldset.disabled = false;
 }
 
 async function tick() {
-  if (!state.sensor) await loadSensors();
+  if (!state.sensors) await loadSensors();
   const { generation, controlSeq } = state;
-  const [data, control] = await Promise.all([
-    getJSON(urls.getData, { sensor: state.sensor, window: state.window, since: state.lastId }),
+  const [data, lineData, control] = await Promise.all([
+    getJSON(urls.getData, { sensor: state.sensor, ...view.params(state.lastId) }),
+    getJSON(urls.overview, { since: state.overviewSince, points: SPARK_POINTS }),
     getJSON(urls.getControl),
   ]);
-  if (controlSeq === state.controlSeq) applyControl(control);
-  if (generation !== state.generation) return;
-  // Newest id below ours: the server started on a new database; begin afresh.
-  if (state.lastId !== null && data.latest_id !== null && data.latest_id < state.lastId) {
-    restart();
+  if (controlSeq === state.controlSeq) controls.apply(control, state.sensor);
+  if (databaseReplaced(data, lineData)) {
+    startOver();
     return;
   }
+  applyOverview(lineData);
+  if (generation !== state.generation) return;
   applyData(data);
+  await Promise.all([
+    state.scenariosStale && loadScenarios(generation),
+    state.anomaliesStale && loadAnomalies(),
+    scorecardDue() && loadScorecard(),
+  ]);
+}
+
+/** Newest id below ours: the server started on a new database. */
+function databaseReplaced(data, lineData) {
+  const behind = (latest, seen) => seen !== null && latest !== null && latest < seen;
+  return behind(data.latest_id, state.lastId) || behind(lineData.latest_id, state.overviewSince);
+}
+
+async function loadScenarios(generation) {
+  const { scenarios } = await getJSON(urls.listScenarios, { sensor: state.sensor, limit: SCENARIO_LIMIT });
+  if (generation !== state.generation) return;
+  state.scenarioIds = new Set(scenarios.map((s) => s.id));
+  state.scenariosStale = false;
+  for (const chart of [valueChart, ratioChart]) charts.setScenarios(chart, scenarios);
+  view.refresh();
+}
+
+async function loadAnomalies() {
+  const { anomalies } = await getJSON(urls.anomalies, { limit: ANOMALY_LIMIT });
+  state.anomaliesStale = false;
+  anomalyList.render(anomalies);
+}
+
+/** New anomalies, open events (they turn caught or missed by time alone) and a slow heartbeat. */
+function scorecardDue() {
+  return state.scorecardStale || state.scorecardPending || Date.now() - state.scorecardAt > SCORECARD_EVERY_MS;
+}
+
+async function loadScorecard() {
+  const card = await getJSON(urls.scorecard);
+  state.scorecardStale = false;
+  state.scorecardAt = Date.now();
+  state.scorecardPending = Object.values(card.detectors).some((d) => d.pending > 0);
+  scorecard.render(card);
+  renderSession(card.session);
+  if (state.sessionId !== null && card.session.id !== state.sessionId) sessionChanged();
+  state.sessionId = card.session.id;
 }
 
 const poller = createPoller(tick, {
-  onSuccess: () => showError('poll', ''),
-  onError: (err) => showError('poll', err.message),
+  maxBackoff: 5000,
+  onSuccess: () => {
+    showOffline(false);
+    showError('poll', '');
+  },
+  onError: (err) => {
+    showOffline(err.status === 0);
+    showError('poll', err.status === 0 ? '' : err.message);
+  },
 });
 
-/** Sensor or window changed: start from an empty chart holding `window` fresh points. */
+/** Sensor or window changed: start from empty charts that load a fresh window. */
 function restart() {
   state.generation += 1;
   state.lastId = null;
-  for (const chart of [valueChart, ratioChart]) {
-    charts.resetChart(chart);
-    charts.render(chart);
-  }
+  state.scenarioIds = new Set();
+  state.scenariosStale = true;
+  ui.downsampled.hidden = true;
+  if (view.paused) view.resume();
+  view.clear();
   renderCounts();
   poller.kick();
 }
 
+/** A new database: sensors, cursors and every list are reloaded. */
+function startOver() {
+  state.sensors = null;
+  state.overviewSince = null;
+  state.sessionId = null;
+  sessionChanged();
+}
+
+/** A new session (ours or another browser's): models restarted, so charts and lists start afresh. */
+function sessionChanged() {
+  state.anomaliesStale = true;
+  state.scorecardStale = true;
+  restart();
+}
+
 // --- user actions
+
+function showSelection() {
+  ui.sensorSelect.value = state.sensor;
+  ui.sensorTitle.textContent = sensorLabel(state.sensor);
+  overview.select(state.sensor);
+  line.select(state.sensor);
+}
+
+function selectSensor(name) {
+  if (name === state.sensor) return;
+  state.sensor = name;
+  showSelection();
+  restart();
+}
 
 async function sendControl(changes) {
   state.controlSeq += 1;
   const control = await act(() => postJSON(urls.sendControl, changes));
   state.controlSeq += 1;
-  if (control) applyControl(control);
+  if (control) controls.apply(control, state.sensor);
   poller.kick();
 }
 
 async function injectScenario(event) {
   event.preventDefault();
-  const body = {
-    sensor: state.sensor,
-    kind: ui.scenarioKind.value,
-    duration_s: Number(ui.scenarioDuration.value),
-  };
+  const body = { sensor: state.sensor, kind: ui.scenarioKind.value, duration_s: Number(ui.scenarioDuration.value) };
   const result = await act(() => postJSON(urls.scenarios, body));
   if (!result) return;
   const { scenario } = result;
-  ui.scenarioStatus.textContent = `#${scenario.id} ${scenario.kind} on ${scenario.sensor} until ${charts.formatClock(scenario.ends_at)}`;
+  ui.scenarioStatus.textContent = `#${scenario.id} ${scenario.kind} on ${sensorLabel(scenario.sensor)} until ${formatClock(scenario.ends_at)}`;
+  state.scenariosStale = true;
+  state.scorecardStale = true;
   poller.kick();
 }
 
+/** After a new or replayed session: what started, then everything reloads. */
+function sessionStarted(session, detail) {
+  ui.sessionStatus.textContent = `Session #${session.id} started with seed ${session.seed}${detail}.`;
+  renderSession(session);
+  state.sessionId = session.id;
+  sessionChanged();
+}
+
+async function newSession(event) {
+  event.preventDefault();
+  const seed = ui.sessionSeedInput.value.trim();
+  const session = await act(() => postJSON(urls.newSession, seed === '' ? {} : { seed: Number(seed) }));
+  if (session) sessionStarted(session, '');
+}
+
+async function replaySession(event) {
+  event.preventDefault();
+  const result = await act(() => postForm(urls.replaySession, new FormData(ui.replayForm)));
+  if (!result) return;
+  ui.replayForm.reset();
+  sessionStarted(result.session, `, replaying ${result.scenarios} scenario${result.scenarios === 1 ? '' : 's'}`);
+}
+
+function resumeLive() {
+  if (view.resume()) restart();
+}
+
+function renderThemeToggle() {
+  const dark = currentTheme() === 'dark';
+  ui.themeToggle.textContent = dark ? '☀ Light' : '☾ Dark';
+  ui.themeToggle.setAttribute('aria-pressed', String(dark));
+}
+
 function bindEvents() {
-  ui.sensorSelect.addEventListener('change', () => {
-    state.sensor = ui.sensorSelect.value;
-    restart();
-  });
+  ui.sensorSelect.addEventListener('change', () => selectSensor(ui.sensorSelect.value));
   ui.windowSelect.addEventListener('change', () => {
-    state.window = Number(ui.windowSelect.value);
+    view.setMode(ui.windowSelect.value);
     restart();
   });
-  ui.zThreshold.addEventListener('input', renderSliderLabels);
-  ui.anomalyLevel.addEventListener('input', renderSliderLabels);
-  ui.zThreshold.addEventListener('change', () => sendControl({ z_threshold: Number(ui.zThreshold.value) }));
-  ui.anomalyLevel.addEventListener('change', () => sendControl({ anomaly_level: Number(ui.anomalyLevel.value) }));
-  ui.startStop.addEventListener('click', () => sendControl({ running: !state.running }));
+  ui.pause.addEventListener('click', () => (view.paused ? resumeLive() : view.pause()));
+  ui.resetZoom.addEventListener('click', () => view.resetZoom());
   ui.rebaseline.addEventListener('click', () => sendControl({ rebaseline: state.sensor }));
   ui.scenarioForm.addEventListener('submit', injectScenario);
+  ui.sessionForm.addEventListener('submit', newSession);
+  ui.replayForm.addEventListener('submit', replaySession);
+  ui.themeToggle.addEventListener('click', toggleTheme);
+  onThemeChange(() => {
+    colours = palette();
+    for (const chart of [valueChart, ratioChart]) charts.applyColours(chart, colours);
+    line.setColours(colours);
+    overview.setColours(colours);
+    renderThemeToggle();
+  });
 }
 
 bindEvents();
-renderSliderLabels();
+renderThemeToggle();
+view.setMode(ui.windowSelect.value);
 poller.start();
