@@ -113,13 +113,17 @@ def bench_sampler(tmp, seconds):
             value = sim.sample("vibration", n * 0.01)
             v = detector.update(value)
             db.session.add(Reading(sensor_id=1, t=n * 0.01, value=value, mean=v.mean, std=v.std, z=v.z,
-                                   threshold=3.0, anomaly=v.anomaly, anomaly_ratio=0.0,
+                                   threshold=3.0, anomaly=v.anomaly, zscore_anomaly=v.anomaly, anomaly_ratio=0.0,
                                    baseline_state=v.state, completeness=v.completeness))
             db.session.commit()
             n += 1
         base_rate = n / (time.perf_counter() - start)
     return [("sampler into SQLite, all fields", f"{ours_rate:,.0f} readings/s",
              f"{base_rate:,.0f} readings/s", f"{ours_rate / base_rate:,.0f}x")]
+
+
+INSERT_READING = ("INSERT INTO readings (sensor_id, t, value, mean, std, z, threshold, anomaly, zscore_anomaly, "
+                  "anomaly_ratio, baseline_state, completeness, scenario_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
 
 def fill(db_path, total):
@@ -139,21 +143,17 @@ def fill(db_path, total):
         v = 50 + rng.gauss(0, 1)
         if i % 50 == 49:
             sensor = ids["pressure"]
-        elif i % 10 == 5 and i < total * 0.05:
+        elif i % 4 == 1 and i < total * 0.05:
             sensor = ids["motor_temperature"]
         else:
             sensor = dense[i % 2]
-        batch.append((sensor, t0 + i * 0.01, v, 50.0, 1.0, v - 50, 3.0,
-                      abs(v - 50) > 3, 0.01, "tracking", 100.0, None))
+        flag = abs(v - 50) > 3
+        batch.append((sensor, t0 + i * 0.01, v, 50.0, 1.0, v - 50, 3.0, flag, flag, 0.01, "tracking", 100.0, None))
         if len(batch) == 100_000:
-            conn.executemany("INSERT INTO readings (sensor_id, t, value, mean, std, z, threshold, anomaly, "
-                             "anomaly_ratio, baseline_state, completeness, scenario_id) "
-                             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+            conn.executemany(INSERT_READING, batch)
             batch = []
     if batch:
-        conn.executemany("INSERT INTO readings (sensor_id, t, value, mean, std, z, threshold, anomaly, "
-                         "anomaly_ratio, baseline_state, completeness, scenario_id) "
-                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+        conn.executemany(INSERT_READING, batch)
     conn.commit()
     conn.close()
 

@@ -22,6 +22,7 @@ class SettingSpec:
     maximum: Optional[Number] = None
     per_sensor: bool = True
     help: str = ""
+    choices: tuple[str, ...] = ()
 
 
 SETTINGS: dict[str, SettingSpec] = {s.name: s for s in (
@@ -35,6 +36,13 @@ SETTINGS: dict[str, SettingSpec] = {s.name: s for s in (
     SettingSpec("sample_rate_hz", float, 1.0, 0.01, 100.0, help="readings per second per sensor"),
     SettingSpec("relearn_after", int, 30, 1, 100_000,
                 help="anomalies in a row after which the model relearns from them"),
+    SettingSpec("lstm_enabled", bool, False, help="score every reading with the sensor's LSTM as well"),
+    SettingSpec("time_steps", int, 15, 2, 500, help="readings in one LSTM window (used at the next training)"),
+    SettingSpec("lstm_percentile", float, 99.0, 50.0, 100.0,
+                help="percentile of the held-out reconstruction errors that sets the LSTM threshold"),
+    SettingSpec("lstm_ratio", float, 1.0, 0.01, 100.0, help="multiplies the LSTM threshold"),
+    SettingSpec("verdict_source", str, "zscore", choices=("zscore", "lstm", "either", "both"),
+                help="which detector's verdict drives the anomaly ratio and everything downstream"),
 )}
 DETECTOR_KEYS = ("z_threshold", "model_size", "anomaly_list_size", "relearn_after")
 
@@ -56,6 +64,10 @@ def coerce(name: str, value: Any) -> Any:
     if spec.kind is bool:
         if not isinstance(value, bool):
             raise SettingError(name, "must be true or false")
+        return value
+    if spec.kind is str:
+        if value not in spec.choices:
+            raise SettingError(name, f"must be one of {', '.join(spec.choices)}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SettingError(name, f"must be a number, got {type(value).__name__}")

@@ -182,16 +182,20 @@ class Sampler:
                 scenario = _scenario_at(mine, offset) if mine else None
                 try:
                     value = self.source.sample(name, offset, anomaly_level, scenario)
-                    verdict, ratio = monitor.observe(value)
+                    seen = monitor.observe(value)
                 except Exception:  # one bad reading must not stop the line
                     log.exception("reading of %s at %.3f failed; skipped", name, due)
                     continue
+                verdict, shape = seen.verdict, seen.shape
                 if verdict.relearned:
                     queries.record_relearn(sensor_id, due)
                 rows.append({
                     "sensor_id": sensor_id, "t": due, "value": value, "mean": verdict.mean,
                     "std": verdict.std, "z": verdict.z, "threshold": threshold,
-                    "anomaly": verdict.anomaly, "anomaly_ratio": ratio,
+                    "anomaly": seen.anomaly, "zscore_anomaly": verdict.anomaly,
+                    "lstm_score": shape.error if shape else None, "lstm_threshold": seen.shape_threshold,
+                    "lstm_anomaly": shape.anomaly if shape and shape.error is not None else None,
+                    "anomaly_ratio": seen.ratio,
                     "baseline_state": verdict.state, "completeness": verdict.completeness,
                     "scenario_id": scenario.id if scenario else None,
                 })

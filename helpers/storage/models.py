@@ -85,7 +85,13 @@ class Reading(db.Model):
     std: Mapped[Optional[float]] = mapped_column(Float)
     z: Mapped[Optional[float]] = mapped_column(Float)  # NULL: no verdict (model learning)
     threshold: Mapped[float] = mapped_column(Float)
+    # The verdict that drives the ratio and everything downstream (the sensor's
+    # verdict_source), then each detector's own.
     anomaly: Mapped[bool] = mapped_column(Boolean)
+    zscore_anomaly: Mapped[bool] = mapped_column(Boolean)
+    lstm_score: Mapped[Optional[float]] = mapped_column(Float)  # reconstruction error; NULL when off
+    lstm_threshold: Mapped[Optional[float]] = mapped_column(Float)
+    lstm_anomaly: Mapped[Optional[bool]] = mapped_column(Boolean)
     anomaly_ratio: Mapped[float] = mapped_column(Float)
     baseline_state: Mapped[str] = mapped_column(String(16))
     completeness: Mapped[float] = mapped_column(Float)
@@ -122,3 +128,41 @@ class SamplerLease(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner: Mapped[Optional[str]] = mapped_column(String(128))
     heartbeat_at: Mapped[Optional[float]] = mapped_column(Float)
+
+
+class DetectorModel(db.Model):
+    """A trained LSTM, versioned per target ("sensor:<name>" or "line:<name>"); files live under MODELS_DIR.
+
+    ``status``: active (scores live), shadow (scores beside the active one until
+    judged), candidate (waits for a person), retired, failed.
+    """
+
+    __tablename__ = "detector_models"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(96), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    data_from: Mapped[Optional[float]] = mapped_column(Float)
+    data_to: Mapped[Optional[float]] = mapped_column(Float)
+    info: Mapped[str] = mapped_column(Text)  # JSON: parameters, rows used and excluded, loss curve, comparison
+
+
+class TrainingJob(db.Model):
+    """A training run, so that any worker can show its progress and its error."""
+
+    __tablename__ = "training_jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(96), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # queued, running, done, failed
+    reason: Mapped[str] = mapped_column(String(16))  # manual, scheduled, cli
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    epochs: Mapped[int] = mapped_column(Integer)
+    loss: Mapped[Optional[float]] = mapped_column(Float)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    requested_at: Mapped[float] = mapped_column(Float)
+    data_from: Mapped[Optional[float]] = mapped_column(Float)
+    data_to: Mapped[Optional[float]] = mapped_column(Float)
+    finished_at: Mapped[Optional[float]] = mapped_column(Float)
+    model_id: Mapped[Optional[int]] = mapped_column(ForeignKey("detector_models.id"))

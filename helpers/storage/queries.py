@@ -16,7 +16,8 @@ from helpers.storage.models import BaselineEvent, Line, Reading, SamplerLease, S
 
 LINE_SCOPE = ""
 READING_FIELDS = ("id", "t", "value", "mean", "std", "z", "threshold", "anomaly", "anomaly_ratio",
-                  "baseline_state", "completeness", "scenario_id")
+                  "baseline_state", "completeness", "scenario_id", "zscore_anomaly", "lstm_score",
+                  "lstm_threshold", "lstm_anomaly")
 
 
 def init_db(profiles: Sequence[SensorProfile], seeds: Mapping[str, Any], simulator_seed: Optional[int] = None,
@@ -150,9 +151,9 @@ def latest_readings(sensor_id: int, window: int, since_id: Optional[int] = None)
     return [dict(zip(READING_FIELDS, row)) for row in reversed(rows)]
 
 
-def restore_history(sensor_id: int, limit: int, since_t: Optional[float]) -> list[tuple[float, Optional[float], bool]]:
-    """The last ``limit`` readings since ``since_t`` as ``(value, z, anomaly)``, oldest first."""
-    query = select(Reading.value, Reading.z, Reading.anomaly).where(Reading.sensor_id == sensor_id)
+def restore_history(sensor_id: int, limit: int, since_t: Optional[float]) -> list[tuple[float, Optional[float], bool, bool]]:
+    """The last ``limit`` readings since ``since_t`` as ``(value, z, z-score anomaly, anomaly)``, oldest first."""
+    query = select(Reading.value, Reading.z, Reading.zscore_anomaly, Reading.anomaly).where(Reading.sensor_id == sensor_id)
     if since_t is not None:
         query = query.where(Reading.t >= since_t)
     rows = db.session.execute(query.order_by(Reading.id.desc()).limit(limit)).all()
