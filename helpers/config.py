@@ -20,6 +20,11 @@ _FIELDS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "SAMPLER_MAX_CATCHUP_SECONDS": (5.0, float),
     "SIMULATOR_SEED": (None, int),
     "SQLITE_BUSY_TIMEOUT_MS": (10_000, int),
+    "MODELS_DIR": (None, str),
+    "TRAINING_READINGS": (10_000, int),
+    "TRAINING_EPOCHS": (20, int),
+    "TRAINING_THREADS": (1, int),
+    "LSTM_DEVICE": ("auto", str),
     "Z_THRESHOLD": (None, float),
     "MODEL_SIZE": (None, int),
     "ANOMALY_LIST_SIZE": (None, int),
@@ -43,6 +48,8 @@ def load_config(root_path: str, environ: Mapping[str, str] = os.environ) -> dict
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = "sqlite:///" + os.path.join(root_path, "data.db")
     config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
+    if not config["MODELS_DIR"]:
+        config["MODELS_DIR"] = os.path.join(root_path, "models")
     return config
 
 

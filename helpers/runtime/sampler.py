@@ -20,6 +20,7 @@ from flask import Flask
 from helpers.core.monitor import SensorMonitor
 from helpers.core.scenarios import Scenario
 from helpers.storage import lease, queries
+from helpers.storage import model_registry as registry
 from helpers.storage.db import db
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class Sampler:
         self.names: dict[int, str] = {}
         self.schedules: dict[int, Schedule] = {}
         self.session_id: Optional[int] = None
+        self._shape_models: dict[int, int] = {}  # sensor id -> id of the LSTM model attached
+        self._broken_models: set[int] = set()
         self._buffer: list[dict[str, Any]] = []
         self._last_flush = 0.0
         self.readings_stored = 0
@@ -131,6 +134,7 @@ class Sampler:
             if settings["sample_rate_hz"] != monitor.settings["sample_rate_hz"]:
                 self.schedules[sensor_id].rebase(1.0 / settings["sample_rate_hz"])
             monitor.configure(settings)
+        self._sync_shape_models()
         self._apply_rebaselines(now)
         produced = 0
         if line["running"]:
@@ -142,13 +146,49 @@ class Sampler:
             self.flush(now)
         return produced
 
+    def _sync_shape_models(self) -> None:
+        """Attach each enabled sensor's active LSTM, follow switches, keep its threshold rule current."""
+        enabled = {sid for sid, m in self.monitors.items() if m.settings["lstm_enabled"]}
+        active = registry.active_models() if enabled else {}
+        for sensor_id, monitor in self.monitors.items():
+            wanted = active.get(registry.sensor_target(self.names[sensor_id])) if sensor_id in enabled else None
+            if wanted is None or wanted[0] in self._broken_models:
+                monitor.shape = None
+                self._shape_models.pop(sensor_id, None)
+                continue
+            model_id, path = wanted
+            if self._shape_models.get(sensor_id) != model_id:
+                monitor.shape = self._load_scorer(model_id, path)
+                if monitor.shape is None:
+                    continue
+                self._shape_models[sensor_id] = model_id
+            settings = monitor.settings
+            monitor.shape.threshold = monitor.shape.trained.threshold(settings["lstm_percentile"],
+                                                                      settings["lstm_ratio"])
+
+    def _load_scorer(self, model_id: int, path: str):
+        """An LSTMScorer for a saved model, or None (and the model marked failed) if its files are unusable."""
+        from helpers.core.lstm import compute, persistence
+        from helpers.core.lstm.scorer import LSTMScorer
+
+        compute.use_one_scoring_thread()
+        try:
+            return LSTMScorer(persistence.load(path))
+        except persistence.ModelFileError as exc:
+            log.error("LSTM model %s cannot be used, the z-score goes on alone: %s", model_id, exc)
+            self._broken_models.add(model_id)
+            registry.mark_failed(model_id, str(exc))
+            return None
+
     def _begin_new_session(self) -> None:
         """Fresh models and a reseeded source from the session start: the classroom reset."""
         self.flush()
         session = queries.current_session()
         self.source.reset(session.seed)
+        self._shape_models.clear()  # reattached fresh at the next step: no window carried over
         for sensor_id, monitor in self.monitors.items():
             monitor.reset()
+            monitor.shape = None
             self.schedules[sensor_id] = Schedule(session.started_at, 0.0, self.schedules[sensor_id].period)
         self.session_id = session.id
         log.info("session %s started (seed %s)", session.id, session.seed)

@@ -306,3 +306,26 @@ def readings_since_time(sensor_id: int, since_t: float) -> list[dict[str, Any]]:
     columns = [getattr(Reading, f) for f in READING_FIELDS]
     query = select(*columns).where(Reading.sensor_id == sensor_id, Reading.t >= since_t).order_by(Reading.id)
     return [dict(zip(READING_FIELDS, row)) for row in db.session.connection().execute(query)]
+
+
+def training_readings(sensor_id: int, data_from: Optional[float], data_to: Optional[float],
+                      limit: int) -> tuple[list[float], int, Optional[float], Optional[float]]:
+    """Values to learn normal operation from, oldest first, with how many were left out and the time span.
+
+    Without a range: the newest ``limit`` readings. Left out: readings without a
+    z-score verdict (learning), flagged by any detector, or inside an injected
+    scenario — otherwise a slow fault would be learned as normal.
+    """
+    query = select(Reading.t, Reading.value, Reading.z, Reading.zscore_anomaly, Reading.anomaly,
+                   Reading.scenario_id).where(Reading.sensor_id == sensor_id)
+    if data_from is not None:
+        query = query.where(Reading.t >= data_from)
+    if data_to is not None:
+        query = query.where(Reading.t < data_to)
+    rows = db.session.connection().execute(query.order_by(Reading.id.desc()).limit(limit)).all()
+    rows.reverse()
+    # (Row.t is SQLAlchemy's tuple accessor, so columns are unpacked by position.)
+    kept = [(t, value) for t, value, z, z_anomaly, anomaly, scenario_id in rows
+            if z is not None and not z_anomaly and not anomaly and scenario_id is None]
+    return ([value for _, value in kept], len(rows) - len(kept),
+            kept[0][0] if kept else None, kept[-1][0] if kept else None)
