@@ -142,3 +142,45 @@ def test_flask_train_cli(running):
     late = runner.invoke(args=["train", "--sensor", "pressure", "--from", "2099-01-01T00:00:00+00:00"])
     assert late.exit_code == 2 and "needs at least" in late.output
     assert runner.invoke(args=["train", "--sensor", "pressure", "--from", "soon"]).exit_code == 2
+
+
+def test_scheduled_retraining_runs_in_shadow_then_is_judged(running):
+    from helpers.runtime import retraining
+    from helpers.storage import model_registry, queries
+
+    app, sampler, clock = running
+    client = app.test_client()
+    train(client)
+    client.post("/send_control", json={"sensor": "vibration", "lstm_enabled": True})
+    app.config.update(RETRAIN_INTERVAL_HOURS=1e-9, SHADOW_HOURS=1e-9)
+    with app.app_context():
+        retraining.tick(app, time.time(), background=False)
+    versions = {m["version"]: m["status"] for m in client.get("/api/models?sensor=vibration").get_json()["models"]}
+    assert versions == {1: "active", 2: "shadow"}, "a retrained model does not take over at once"
+    drive(app, sampler, clock, 30.0, tick=0.5)
+    with app.app_context():
+        retraining.tick(app, clock.now + 1, background=False)
+    models = {m["version"]: m for m in client.get("/api/models?sensor=vibration").get_json()["models"]}
+    comparison = models[2]["comparison"]
+    assert comparison["shadow"]["readings"] > 200 and comparison["active_version"] == 1
+    not_worse = (comparison["shadow"]["false_alarms"] <= comparison["active"]["false_alarms"]
+                 and comparison["shadow"]["caught"] >= comparison["active"]["caught"])
+    assert comparison["promoted"] == not_worse
+    assert (models[2]["status"], models[1]["status"]) == (("active", "retired") if not_worse else ("candidate", "active"))
+
+
+def test_a_shadow_that_cannot_be_judged_waits_for_a_person(running):
+    from helpers.runtime import retraining
+    from helpers.storage import model_registry, queries
+
+    app, _, _ = running
+    client = app.test_client()
+    train(client)
+    with app.app_context():
+        sensor = queries.sensor_by_name("vibration")
+        active = model_registry.models_of("sensor:vibration")[0]
+        shadow = model_registry.add_model("sensor:vibration", 2, model_registry.SHADOW, "/nonexistent",
+                                          time.time() - 10, None, None, {})
+        assert retraining.judge_shadow(sensor, shadow, active, time.time()) == "candidate"
+    models = {m["version"]: m["status"] for m in client.get("/api/models?sensor=vibration").get_json()["models"]}
+    assert models == {1: "active", 2: "candidate"}

@@ -19,6 +19,7 @@ from flask import Flask
 
 from helpers.core.monitor import SensorMonitor
 from helpers.core.scenarios import Scenario
+from helpers.runtime import retraining
 from helpers.storage import lease, queries
 from helpers.storage import model_registry as registry
 from helpers.storage.db import db
@@ -260,6 +261,7 @@ class Sampler:
         with self.app.app_context():
             holding = False
             last_beat = 0.0
+            last_retrain_check = self.clock()
             while not stop.is_set():
                 try:
                     now = self.clock()
@@ -280,6 +282,9 @@ class Sampler:
                         stop.wait(min(ttl / 4, 2.0))
                         continue
                     self.step()
+                    if now - last_retrain_check >= cfg["RETRAIN_CHECK_SECONDS"]:
+                        last_retrain_check = now
+                        retraining.tick(self.app, now)
                     wake = min((sch.due for sch in self.schedules.values()), default=now + 0.2)
                     stop.wait(min(max(wake - self.clock(), 0.0), 0.2))
                 except Exception:

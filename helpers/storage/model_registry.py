@@ -83,7 +83,7 @@ def model_dict(model: DetectorModel) -> dict[str, Any]:
             "created_at": model.created_at, "data_from": model.data_from, "data_to": model.data_to,
             "threshold": info.get("threshold"), "readings_used": info.get("readings_used"),
             "readings_excluded": info.get("readings_excluded"), "final_loss": (info.get("loss_curve") or [None])[-1],
-            "load_error": info.get("load_error")}
+            "load_error": info.get("load_error"), "comparison": info.get("comparison")}
 
 
 # --- jobs ------------------------------------------------------------------

@@ -329,3 +329,16 @@ def training_readings(sensor_id: int, data_from: Optional[float], data_to: Optio
             if z is not None and not z_anomaly and not anomaly and scenario_id is None]
     return ([value for _, value in kept], len(rows) - len(kept),
             kept[0][0] if kept else None, kept[-1][0] if kept else None)
+
+
+def values_between(sensor_id: int, start: float, end: float) -> tuple[list[float], list[float], list[bool]]:
+    """A sensor's readings in [start, end): times, values, and whether each was judged normal by the z-score."""
+    rows = db.session.connection().execute(
+        select(Reading.t, Reading.value, Reading.z, Reading.zscore_anomaly)
+        .where(Reading.sensor_id == sensor_id, Reading.t >= start, Reading.t < end).order_by(Reading.id)).all()
+    return ([r[0] for r in rows], [r[1] for r in rows], [r[2] is not None and not r[3] for r in rows])
+
+
+def scenarios_between(sensor_id: int, start: float, end: float) -> list[Scenario]:
+    return list(db.session.scalars(select(Scenario).where(
+        Scenario.sensor_id == sensor_id, Scenario.starts_at < end, Scenario.ends_at > start)))
