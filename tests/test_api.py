@@ -215,3 +215,29 @@ def test_healthz_is_503_without_a_sampler_and_200_with_a_fresh_heartbeat(client,
 def test_index_page_is_served(client):
     response = client.get("/")
     assert response.status_code == 200 and b"Linewatch" in response.data
+
+
+def test_per_sensor_settings_export_and_import_as_json(client):
+    client.post("/send_control", json={"sensor": "pressure", "time_steps": 30})
+    exported = client.get("/api/settings/time_steps.json").get_json()
+    assert exported == {"vibration": 15, "motor_temperature": 15, "energy_use": 15, "pressure": 30}
+    state = client.post("/api/settings/lstm_ratio.json", json={"vibration": 1.5}).get_json()
+    assert state["sensors"]["vibration"]["effective"]["lstm_ratio"] == 1.5
+    state = client.post("/api/settings/time_steps.json", json={"energy_use": 20}).get_json()
+    effective = {name: s["effective"]["time_steps"] for name, s in state["sensors"].items()}
+    assert effective == {"vibration": 15, "motor_temperature": 15, "energy_use": 20, "pressure": 15}, \
+        "sensors not named take the default"
+
+
+@pytest.mark.parametrize("key, body, status, field", [
+    ("time_steps", {"vibration": 1}, 400, "vibration"),
+    ("time_steps", {"vibration": 20, "nope": 20}, 400, "nope"),
+    ("time_steps", {"vibration": "20"}, 400, "vibration"),
+    ("lstm_ratio", {"pressure": 0}, 400, "pressure"),
+    ("running", {"pressure": True}, 404, "key"),
+    ("colour", {}, 404, "key"),
+])
+def test_settings_import_rejects_bad_files_whole(client, key, body, status, field):
+    before = client.get("/get_control").get_json()
+    error_of(client.post(f"/api/settings/{key}.json", json=body), status, field)
+    assert client.get("/get_control").get_json() == before

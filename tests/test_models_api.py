@@ -146,7 +146,6 @@ def test_flask_train_cli(running):
 
 def test_scheduled_retraining_runs_in_shadow_then_is_judged(running):
     from helpers.runtime import retraining
-    from helpers.storage import model_registry, queries
 
     app, sampler, clock = running
     client = app.test_client()

@@ -91,11 +91,17 @@ def control_state() -> dict[str, Any]:
 
 def save_settings(changes: Mapping[str, Any], scope: str = LINE_SCOPE) -> None:
     """Write validated changes in one transaction; ``None`` removes a sensor override."""
+    save_scoped({scope: changes})
+
+
+def save_scoped(changes_by_scope: Mapping[str, Mapping[str, Any]]) -> None:
+    """Write validated changes for several scopes in one transaction."""
     session = db.session
-    for key, value in changes.items():
-        session.execute(delete(Setting).where(Setting.scope == scope, Setting.key == key))
-        if value is not None:
-            session.add(Setting(scope=scope, key=key, value=json.dumps(value)))
+    for scope, changes in changes_by_scope.items():
+        for key, value in changes.items():
+            session.execute(delete(Setting).where(Setting.scope == scope, Setting.key == key))
+            if value is not None:
+                session.add(Setting(scope=scope, key=key, value=json.dumps(value)))
     session.commit()
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from helpers.core.settings_schema import SettingError, validate_changes
+from helpers.core.settings_schema import SETTINGS, SettingError, coerce, validate_changes
 from helpers.storage import queries
 from helpers.web.api import bp
 from helpers.web.errors import ApiError
@@ -31,4 +31,37 @@ def send_control():
     queries.save_settings(changes, scope=sensor.name if sensor else queries.LINE_SCOPE)
     if to_rebaseline is not None:
         queries.request_rebaseline(to_rebaseline, time.time())
+    return queries.control_state()
+
+
+@bp.get("/api/settings/<key>.json", endpoint="export_setting")
+def export_setting(key: str):
+    """One per-sensor setting as ``{"sensor": value}`` (the effective values), for a file."""
+    spec = SETTINGS.get(key)
+    if spec is None or not spec.per_sensor:
+        raise ApiError(404, f"{key} is not a per-sensor setting", "key")
+    state = queries.control_state()
+    return {name: sensor["effective"][key] for name, sensor in state["sensors"].items()}
+
+
+@bp.post("/api/settings/<key>.json", endpoint="import_setting")
+def import_setting(key: str):
+    """Set one per-sensor setting from ``{"sensor": value}``; sensors not named go back to the default.
+
+    The file is checked whole first: one bad sensor name or value and nothing changes.
+    """
+    spec = SETTINGS.get(key)
+    if spec is None or not spec.per_sensor:
+        raise ApiError(404, f"{key} is not a per-sensor setting", "key")
+    body = json_object()
+    names = {s.name for s in queries.all_sensors()}
+    changes = {}
+    for sensor, value in body.items():
+        if sensor not in names:
+            raise ApiError(400, f"unknown sensor {sensor!r}", sensor)
+        try:
+            changes[sensor] = coerce(key, value)
+        except SettingError as exc:
+            raise ApiError(400, f"{sensor}: {exc}", sensor) from None
+    queries.save_scoped({sensor: {key: changes.get(sensor)} for sensor in names})
     return queries.control_state()
