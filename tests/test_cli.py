@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import random
 
 import pytest
@@ -85,3 +86,108 @@ def test_score_missing_file_and_bad_options_exit_2(runner, tmp_path):
     for bad in (["--threshold", "-1"], ["--model-size", "1"], ["--detector", "magic"]):
         result = runner.invoke(args=["score", good, "-o", str(tmp_path / "o.csv"), *bad])
         assert result.exit_code == 2, bad
+
+
+# The lstm detector: a tiny model, few epochs, just enough rows (time_steps 5 needs 270 to train).
+LSTM_FAST = ["--detector", "lstm", "--time-steps", "5", "--epochs", "2", "--seed", "3"]
+
+
+def waves_csv(path, rows=400, header="timestamp,a,b", sep=",", decimal=".", opposite_from=None):
+    """Two sensors that move together (the second one against the first from row ``opposite_from``)."""
+    lines = [header]
+    for i in range(rows):
+        a = math.sin(2 * math.pi * i / 20)
+        b = -a if opposite_from is not None and i >= opposite_from else a
+        cells = [f"2024-01-01 00:{i // 60:02d}:{i % 60:02d}", f"{a:.4f}", f"{b + 0.01 * math.cos(i):.4f}"]
+        lines.append(sep.join(cell.replace(".", decimal) if n else cell for n, cell in enumerate(cells)))
+    return write(path, "\n".join(lines) + "\n")
+
+
+def run_lstm(runner, source, out, *extra):
+    result = runner.invoke(args=["score", source, "-o", str(out), *LSTM_FAST, *extra])
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(out.open()))
+
+
+def test_lstm_scores_several_columns_with_one_model_after_its_training_rows(runner, tmp_path):
+    rows = run_lstm(runner, waves_csv(tmp_path / "in.csv", opposite_from=360), tmp_path / "out.csv",
+                    "--train-rows", "300")
+    assert list(rows[0]) == ["timestamp", "a", "b", "score", "anomaly"] and len(rows) == 400
+    assert rows[0]["timestamp"] == "2024-01-01 00:00:00" and float(rows[1]["a"]) == 0.309
+    assert all(r["score"] == "0.000000" and r["anomaly"] == "0" for r in rows[:300])
+    assert all(0.0 < float(r["score"]) < 1.0 for r in rows[300:])
+    assert all((float(r["score"]) > 0.5) == (r["anomaly"] == "1") for r in rows[300:]), "0.5 is the threshold"
+    assert sum(r["anomaly"] == "1" for r in rows[360:]) > sum(r["anomaly"] == "1" for r in rows[300:360])
+
+
+def test_lstm_reads_semicolons_decimal_commas_and_a_datetime_column(runner, tmp_path):
+    plain = run_lstm(runner, waves_csv(tmp_path / "a.csv", rows=1800), tmp_path / "a_out.csv")
+    source = waves_csv(tmp_path / "b.csv", rows=1800, header="datetime;a;b", sep=";", decimal=",")
+    assert "0,309" in open(source).read()
+    assert run_lstm(runner, source, tmp_path / "b_out.csv") == plain, "the same numbers, the same scores"
+    assert sum(r["score"] == "0.000000" for r in plain) == 270, "15 % of the rows train by default"
+
+
+def test_lstm_one_value_column_keeps_the_four_zscore_columns(runner, tmp_path):
+    source = write(tmp_path / "in.csv", "time,temperature,note\n" + "".join(
+        f"{i},{20 + math.sin(i / 3):.4f},ok\n" for i in range(300)))
+    result = runner.invoke(args=["score", source, "-o", str(tmp_path / "out.csv"), *LSTM_FAST,
+                                 "--train-rows", "280"])
+    assert result.exit_code == 0, result.output
+    assert "ignoring non-numeric column(s) note" in result.output
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0] == "timestamp,value,score,anomaly" and len(lines) == 301 and lines[1].startswith("0,20.0,")
+
+
+def test_lstm_per_column_trains_one_model_per_column(runner, tmp_path):
+    source = waves_csv(tmp_path / "in.csv")
+    rows = run_lstm(runner, source, tmp_path / "out.csv", "--per-column", "--train-rows", "300")
+    assert list(rows[0]) == ["timestamp", "a", "b", "a_score", "a_anomaly", "b_score", "b_anomaly"]
+    assert len(rows) == 400 and rows[299]["a_score"] == "0.000000" and float(rows[300]["b_score"]) > 0
+    assert [r["a_score"] for r in rows] != [r["b_score"] for r in rows]
+
+
+def test_lstm_with_a_seed_repeats_exactly_and_is_causal(runner, tmp_path):
+    source = waves_csv(tmp_path / "in.csv")
+    first = (tmp_path / "1.csv", tmp_path / "2.csv")
+    for out in first:
+        run_lstm(runner, source, out, "--train-rows", "300")
+    assert first[0].read_text() == first[1].read_text()
+    changed_future = waves_csv(tmp_path / "future.csv", opposite_from=350)
+    run_lstm(runner, changed_future, tmp_path / "3.csv", "--train-rows", "300")
+    assert (tmp_path / "3.csv").read_text().splitlines()[:351] == first[0].read_text().splitlines()[:351]
+
+
+@pytest.mark.parametrize("rows, extra, message", [
+    (200, [], "training needs at least 270 readings"),
+    (400, ["--train-rows", "100"], "training on the first 100 of 400 rows"),
+    (400, ["--train-rows", "400"], "leaves none to score"),
+])
+def test_lstm_too_few_rows_to_train_exits_2(runner, tmp_path, rows, extra, message):
+    out = tmp_path / "out.csv"
+    result = runner.invoke(args=["score", waves_csv(tmp_path / "in.csv", rows), "-o", str(out), *LSTM_FAST, *extra])
+    assert result.exit_code == 2 and message in result.output
+    assert not out.exists(), "nothing half-written"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "empty"),
+    ("when,value\n1,2\n", "no time column; expected one named timestamp, datetime or time"),
+    ("timestamp,label\n1,x\n", "no numeric column besides timestamp"),
+    ("timestamp,a\n1,2\n2,abc\n", "line 3: a 'abc' is not a number"),
+    ("timestamp;a\n1;2\n2;inf\n", "line 3: a 'inf' is not a finite number"),
+    ("timestamp,a,b\n1,2,3\n2,3\n", "line 3: 2 fields where the header has 3"),
+])
+def test_lstm_bad_input_exits_2_with_a_clear_message(runner, tmp_path, content, message):
+    out = tmp_path / "out.csv"
+    result = runner.invoke(args=["score", write(tmp_path / "bad.csv", content), "-o", str(out), *LSTM_FAST])
+    assert result.exit_code == 2 and message in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [["--detector", "lstm", "--threshold", "2"], ["--per-column"],
+                                  ["--detector", "zscore", "--train-rows", "10"]])
+def test_options_of_the_other_detector_are_refused(runner, tmp_path, args):
+    result = runner.invoke(args=["score", series_csv(tmp_path / "in.csv", [1.0] * 400), "-o", str(tmp_path / "o.csv"),
+                                 *args])
+    assert result.exit_code == 2 and "applies to --detector" in result.output

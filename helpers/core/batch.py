@@ -1,9 +1,14 @@
 """Run a detector causally over a whole series: the path `flask score` (and later `flask evaluate`) share."""
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from helpers.core.lstm.windows import NotEnoughDataError, as_table
 from helpers.core.zscore import ZScoreDetector, z_to_score
+
+# Share of a series the lstm detector trains on when the caller does not say.
+LSTM_TRAIN_SHARE = 0.15
 
 
 def _zscore(values: Iterable[float], options: Mapping[str, Any]) -> Iterator[tuple[float, bool]]:
@@ -14,11 +19,45 @@ def _zscore(values: Iterable[float], options: Mapping[str, Any]) -> Iterator[tup
         yield z_to_score(verdict.z), verdict.anomaly
 
 
-DETECTORS: dict[str, Callable[[Iterable[float], Mapping[str, Any]], Iterator[tuple[float, bool]]]] = {
+def _lstm(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, bool]]:
+    """Train on the first rows (taken as normal), then score the rest causally.
+
+    ``values`` are numbers or rows of numbers (one model over all columns).
+    Options: ``train_rows`` (default 15 % of the series), ``time_steps``,
+    ``epochs``, ``seed``, ``device``, ``progress``. Training rows yield
+    ``(0.0, False)``; the others ``error / (error + threshold)`` (0.5 at the
+    threshold) and the flag. Too few rows → NotEnoughDataError.
+    """
+    # torch loads only when this detector runs, not in every process that imports the batch path.
+    from helpers.core.lstm.scorer import LSTMScorer, error_to_score
+    from helpers.core.lstm.trainer import train
+
+    table = as_table(list(values))
+    train_rows = options.get("train_rows") or math.ceil(LSTM_TRAIN_SHARE * len(table))
+    if train_rows >= len(table):
+        raise NotEnoughDataError(f"training on {train_rows} of {len(table)} rows leaves none to score")
+    time_steps = options.get("time_steps", 15)
+    try:
+        trained = train(table[:train_rows], time_steps=time_steps, epochs=options.get("epochs", 20),
+                        seed=options.get("seed"), device=options.get("device", "auto"),
+                        progress=options.get("progress"))
+    except NotEnoughDataError as error:
+        raise NotEnoughDataError(f"training on the first {train_rows} of {len(table)} rows: {error}") from None
+    scorer = LSTMScorer(trained)
+    scorer.score_series(table[train_rows - time_steps + 1:train_rows])  # the window before the first scored row
+    scored = [(error_to_score(v.error, scorer.threshold), v.anomaly) for v in scorer.score_series(table[train_rows:])]
+    return [(0.0, False)] * train_rows + scored
+
+
+DETECTORS: dict[str, Callable[[Iterable, Mapping[str, Any]], Iterable[tuple[float, bool]]]] = {
     "zscore": _zscore,
+    "lstm": _lstm,
 }
 
+# Detectors that take several value columns at once (one row of numbers per reading).
+MULTIVARIATE = {"lstm"}
 
-def score_series(values: Iterable[float], detector: str, options: Mapping[str, Any]) -> Iterator[tuple[float, bool]]:
-    """``(score, anomaly)`` per value, in order; each sees only the values before it."""
+
+def score_series(values: Iterable, detector: str, options: Mapping[str, Any]) -> Iterable[tuple[float, bool]]:
+    """``(score, anomaly)`` per value, in order; each sees only the values before it (and itself)."""
     return DETECTORS[detector](values, options)

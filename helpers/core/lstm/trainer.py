@@ -1,0 +1,100 @@
+"""Train an LSTM autoencoder on normal readings and measure its errors on held-out normal readings."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from helpers.core.lstm.compute import deterministic, pick_device, torch_threads, training_threads
+from helpers.core.lstm.model import LSTMAutoencoder, reconstruction_errors
+from helpers.core.lstm.trained import TrainedModel, check_percentile, check_ratio
+from helpers.core.lstm.windows import (MIN_WINDOWS, NotEnoughDataError, Standardiser, as_table, minimum_readings,
+                                       sliding_windows, validation_rows)
+
+Progress = Callable[[int, int, float], None]
+
+
+def train(values, time_steps: int = 15, epochs: int = 20, batch_size: int = 64, hidden: int = 32,
+          learning_rate: float = 5e-3, seed: Optional[int] = None, validation_fraction: float = 0.2,
+          percentile: float = 99.0, ratio: float = 1.0, device: str = "auto", threads: Optional[int] = None,
+          progress: Optional[Progress] = None) -> TrainedModel:
+    """Fit the autoencoder to ``values`` (``[n]`` or ``[n, n_features]``, normal operation only).
+
+    The last ``validation_fraction`` of the readings is held out: the model never
+    fits it, and the reconstruction error of each of its windows makes the
+    distribution the threshold is read from. Splitting readings (not windows)
+    keeps every validation window free of training readings.
+
+    Parameters:
+        time_steps: readings per window (at least 2).
+        epochs, batch_size, learning_rate: Adam on the mean squared reconstruction error.
+        hidden: LSTM state size.
+        seed: the same seed, data, device and threads give the same model; None draws one (kept in ``parameters``).
+        percentile, ratio: the threshold rule, changeable later without retraining.
+        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``; the result always lives on the CPU.
+        threads: torch CPU threads for this run; default two at most, so the dashboard keeps a core.
+        progress: called after each epoch with ``(epoch, epochs, mean training loss)``.
+    """
+    if time_steps < 2:
+        raise ValueError("time_steps must be at least 2: a window of one reading has no shape")
+    for name, number in (("epochs", epochs), ("batch_size", batch_size), ("hidden", hidden), ("threads", threads)):
+        if number is not None and number < 1:
+            raise ValueError(f"{name} must be at least 1, not {number}")
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be above 0, not {learning_rate}")
+    percentile, ratio = check_percentile(percentile), check_ratio(ratio)
+    needed = minimum_readings(time_steps, validation_fraction)
+    table = as_table(values, "training values")
+    if len(table) < needed:
+        raise NotEnoughDataError(
+            f"training needs at least {needed} readings with time_steps={time_steps} and "
+            f"validation_fraction={validation_fraction} ({MIN_WINDOWS} windows to fit and "
+            f"{MIN_WINDOWS} to validate), got {len(table)}")
+    target = pick_device(device)
+    seed = secrets.randbits(32) if seed is None else int(seed)
+    threads = training_threads() if threads is None else threads
+
+    split = len(table) - validation_rows(len(table), validation_fraction)
+    standardiser = Standardiser.fit(table[:split])
+    scaled = standardiser.apply(table)
+    fit_windows = sliding_windows(scaled[:split], time_steps)
+    validation_windows = sliding_windows(scaled[split:], time_steps)
+
+    with torch_threads(threads), deterministic(seed) as rng:
+        module = LSTMAutoencoder(table.shape[1], hidden, time_steps).to(target)
+        loss_curve = _fit(module, torch.tensor(fit_windows, dtype=torch.float32, device=target),
+                          epochs, batch_size, learning_rate, rng, progress)
+        module.eval().cpu()
+        validation_errors = reconstruction_errors(module, validation_windows)
+
+    parameters = {"time_steps": time_steps, "epochs": epochs, "batch_size": batch_size, "hidden": hidden,
+                  "learning_rate": learning_rate, "seed": seed, "validation_fraction": validation_fraction,
+                  "device": target.type, "threads": threads, "training_readings": len(table)}
+    return TrainedModel(module, standardiser, parameters, loss_curve, validation_errors, percentile, ratio,
+                        created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _fit(module: LSTMAutoencoder, windows: torch.Tensor, epochs: int, batch_size: int, learning_rate: float,
+         rng: np.random.Generator, progress: Optional[Progress]) -> list[float]:
+    """Mini-batch Adam over shuffled windows; returns the mean loss of each epoch."""
+    optimiser = torch.optim.Adam(module.parameters(), lr=learning_rate)
+    loss_fn = torch.nn.MSELoss()
+    module.train()
+    curve = []
+    for epoch in range(1, epochs + 1):
+        order = torch.as_tensor(rng.permutation(len(windows)), device=windows.device)
+        total = 0.0
+        for start in range(0, len(windows), batch_size):
+            batch = windows[order[start:start + batch_size]]
+            optimiser.zero_grad()
+            loss = loss_fn(module(batch), batch)
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(batch)
+        curve.append(total / len(windows))
+        if progress is not None:
+            progress(epoch, epochs, curve[-1])
+    return curve
