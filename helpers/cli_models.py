@@ -30,7 +30,7 @@ def train_sensor(name: str, data_from: Optional[float], data_to: Optional[float]
         known = ", ".join(s.name for s in queries.all_sensors())
         raise click.BadParameter(f"unknown sensor {name!r} (known: {known})", param_hint="--sensor")
     try:
-        job = training.request_training(app, sensor, "cli", data_from, data_to)
+        job = training.request_training(app, registry.sensor_target(sensor.name), "cli", data_from, data_to)
     except training.TrainingRefused as exc:
         raise click.UsageError(str(exc)) from None
     model_id = training.run_job(app, job.id, echo=echo)

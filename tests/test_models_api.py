@@ -183,3 +183,25 @@ def test_a_shadow_that_cannot_be_judged_waits_for_a_person(running):
         assert retraining.judge_shadow(sensor, shadow, active, time.time()) == "candidate"
     models = {m["version"]: m["status"] for m in client.get("/api/models?sensor=vibration").get_json()["models"]}
     assert models == {1: "active", 2: "candidate"}
+
+
+def test_the_line_model_scores_all_sensors_together(running):
+    app, sampler, clock = running
+    client = app.test_client()
+    assert client.post("/api/models/train", json={}).status_code == 400
+    response = client.post("/api/models/train", json={"line": True})
+    assert response.status_code == 202, response.get_json()
+    job = wait_for_job(client, response.get_json()["job"]["id"])
+    assert job["status"] == "done" and job["target"] == "line:line-1"
+    models = client.get("/api/models?line=1").get_json()["models"]
+    assert [(m["target"], m["status"]) for m in models] == [("line:line-1", "active")]
+    assert client.get("/api/line_scores").get_json() == {"enabled": False, "points": []}
+    client.post("/send_control", json={"line_lstm_enabled": True})
+    drive(app, sampler, clock, 5.0, tick=0.5)
+    scores = client.get("/api/line_scores?window=100").get_json()
+    assert scores["enabled"] is True
+    # One line vector per reading of the reference sensor (10 Hz), once the first window is full.
+    assert 30 <= len(scores["points"]) <= 50
+    assert all(p["error"] >= 0 and p["threshold"] == pytest.approx(models[0]["threshold"]) for p in scores["points"])
+    ts = [p["t"] for p in scores["points"]]
+    assert ts == sorted(ts)

@@ -41,6 +41,8 @@ SETTINGS: dict[str, SettingSpec] = {s.name: s for s in (
     SettingSpec("lstm_percentile", float, 99.0, 50.0, 100.0,
                 help="percentile of the held-out reconstruction errors that sets the LSTM threshold"),
     SettingSpec("lstm_ratio", float, 1.0, 0.01, 100.0, help="multiplies the LSTM threshold"),
+    SettingSpec("line_lstm_enabled", bool, False, per_sensor=False,
+                help="score the line as a whole with its multivariate LSTM"),
     SettingSpec("verdict_source", str, "zscore", choices=("zscore", "lstm", "either", "both"),
                 help="which detector's verdict drives the anomaly ratio and everything downstream"),
 )}

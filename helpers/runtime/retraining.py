@@ -42,7 +42,7 @@ def tick(app: Flask, now: float, background: bool = True) -> None:
         if interval > 0 and active is not None and now - active.created_at >= interval \
                 and registry.unfinished_job(target) is None:
             try:
-                job = training.request_training(app, sensor, "scheduled")
+                job = training.request_training(app, target, "scheduled")
             except training.TrainingRefused as exc:
                 log.warning("scheduled retraining skipped: %s", exc)
                 continue

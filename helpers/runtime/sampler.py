@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from flask import Flask
 
+from helpers.core.align import LineAligner
 from helpers.core.monitor import SensorMonitor
 from helpers.core.scenarios import Scenario
 from helpers.runtime import retraining
@@ -89,7 +90,9 @@ class Sampler:
         self.session_id: Optional[int] = None
         self._shape_models: dict[int, int] = {}  # sensor id -> id of the LSTM model attached
         self._broken_models: set[int] = set()
+        self._line = None  # (model id, scorer, aligner) while the line's model scores
         self._buffer: list[dict[str, Any]] = []
+        self._line_buffer: list[dict[str, Any]] = []
         self._last_flush = 0.0
         self.readings_stored = 0
 
@@ -118,6 +121,7 @@ class Sampler:
             self.monitors[sensor.id] = monitor
             self.names[sensor.id] = sensor.name
             self.schedules[sensor.id] = Schedule(due, due - session.started_at, period)
+        self.line_id = queries.the_line().id
         # A session interrupted by a restart cannot continue its random stream; it
         # goes on from a derived seed (only uninterrupted sessions repeat exactly).
         self.source.reset(session.seed if not resumed else hash((session.seed, now)) & 0x7FFFFFFF)
@@ -136,6 +140,7 @@ class Sampler:
                 self.schedules[sensor_id].rebase(1.0 / settings["sample_rate_hz"])
             monitor.configure(settings)
         self._sync_shape_models()
+        self._sync_line_model(line)
         self._apply_rebaselines(now)
         produced = 0
         if line["running"]:
@@ -167,6 +172,46 @@ class Sampler:
             monitor.shape.threshold = monitor.shape.trained.threshold(settings["lstm_percentile"],
                                                                       settings["lstm_ratio"])
 
+    def _sync_line_model(self, line: dict[str, Any]) -> None:
+        """Attach the line's active multivariate model while it is enabled; follow switches."""
+        wanted = None
+        if line["line_lstm_enabled"]:
+            wanted = registry.active_models().get(registry.line_target(queries.the_line().name))
+        if wanted is None or wanted[0] in self._broken_models:
+            self._line = None
+            return
+        model_id, path = wanted
+        if self._line is None or self._line[0] != model_id:
+            scorer = self._load_scorer(model_id, path)
+            if scorer is None:
+                return
+            names = [self.names[sid] for sid in self.monitors]
+            trained_on = (scorer.trained.training_range or {}).get("sensors")
+            if trained_on != names:
+                self._refuse_model(model_id, f"trained on sensors {trained_on}, the line now has {names}")
+                return
+            self._line = (model_id, scorer, LineAligner(names, names[0]))
+        self._line[1].threshold = self._line[1].trained.threshold(line["lstm_percentile"], line["lstm_ratio"])
+
+    def _refuse_model(self, model_id: int, problem: str) -> None:
+        log.error("LSTM model %s cannot be used: %s", model_id, problem)
+        self._broken_models.add(model_id)
+        registry.mark_failed(model_id, problem)
+
+    def _score_line(self, rows: list[dict[str, Any]]) -> None:
+        """Feed this step's readings, in time order, to the line model."""
+        model_id, scorer, aligner = self._line
+        reference = aligner.reference
+        for row in sorted(rows, key=lambda r: (r["t"], self.names[r["sensor_id"]] == reference)):
+            vector = aligner.push(self.names[row["sensor_id"]], row["t"], row["value"])
+            if vector is None:
+                continue
+            verdict = scorer.update(vector[1])
+            if verdict.error is not None:
+                self._line_buffer.append({"line_id": self.line_id, "t": vector[0], "error": verdict.error,
+                                          "threshold": scorer.threshold, "anomaly": verdict.anomaly,
+                                          "model_id": model_id})
+
     def _load_scorer(self, model_id: int, path: str):
         """An LSTMScorer for a saved model, or None (and the model marked failed) if its files are unusable."""
         from helpers.core.lstm import compute, persistence
@@ -176,9 +221,7 @@ class Sampler:
         try:
             return LSTMScorer(persistence.load(path))
         except persistence.ModelFileError as exc:
-            log.error("LSTM model %s cannot be used, the z-score goes on alone: %s", model_id, exc)
-            self._broken_models.add(model_id)
-            registry.mark_failed(model_id, str(exc))
+            self._refuse_model(model_id, f"{exc}; the z-score goes on alone")
             return None
 
     def _begin_new_session(self) -> None:
@@ -187,6 +230,7 @@ class Sampler:
         session = queries.current_session()
         self.source.reset(session.seed)
         self._shape_models.clear()  # reattached fresh at the next step: no window carried over
+        self._line = None
         for sensor_id, monitor in self.monitors.items():
             monitor.reset()
             monitor.shape = None
@@ -208,6 +252,7 @@ class Sampler:
         earliest = min((s.due for s in self.schedules.values()), default=now)
         scenarios = queries.open_scenarios(self.session_id, earliest) if self.monitors else {}
         rows = self._buffer
+        first_new = len(rows)
         produced = 0
         for sensor_id, monitor in self.monitors.items():
             name = self.names[sensor_id]
@@ -241,6 +286,8 @@ class Sampler:
                     "scenario_id": scenario.id if scenario else None,
                 })
                 produced += 1
+        if self._line is not None:
+            self._score_line(rows[first_new:])
         return produced
 
     def flush(self, now: Optional[float] = None) -> None:
@@ -249,6 +296,9 @@ class Sampler:
             queries.insert_readings(self._buffer)
             self.readings_stored += len(self._buffer)
             self._buffer = []
+        if self._line_buffer:
+            queries.insert_line_scores(self._line_buffer)
+            self._line_buffer = []
         db.session.commit()
         self._last_flush = self.clock() if now is None else now
 
@@ -277,7 +327,7 @@ class Sampler:
                             # Another process samples now: storing our buffer would duplicate readings.
                             log.warning("sampler %s lost the lease; dropping %d unsaved readings",
                                         self.owner, len(self._buffer))
-                            self._buffer = []
+                            self._buffer, self._line_buffer = [], []
                     if not holding:
                         stop.wait(min(ttl / 4, 2.0))
                         continue

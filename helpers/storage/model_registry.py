@@ -16,6 +16,10 @@ def sensor_target(sensor_name: str) -> str:
     return f"sensor:{sensor_name}"
 
 
+def line_target(line_name: str) -> str:
+    return f"line:{line_name}"
+
+
 # --- models ----------------------------------------------------------------
 
 def next_version(target: str) -> int:

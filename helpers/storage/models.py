@@ -166,3 +166,18 @@ class TrainingJob(db.Model):
     data_to: Mapped[Optional[float]] = mapped_column(Float)
     finished_at: Mapped[Optional[float]] = mapped_column(Float)
     model_id: Mapped[Optional[int]] = mapped_column(ForeignKey("detector_models.id"))
+
+
+class LineScore(db.Model):
+    """The line model's verdict at each reading of the line's reference sensor."""
+
+    __tablename__ = "line_scores"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
+    t: Mapped[float] = mapped_column(Float)
+    error: Mapped[Optional[float]] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    anomaly: Mapped[bool] = mapped_column(Boolean)
+    model_id: Mapped[int] = mapped_column(ForeignKey("detector_models.id"))
+
+    __table_args__ = (Index("ix_line_scores_line_id", "line_id", "id"),)

@@ -12,7 +12,8 @@ from helpers.core.scenarios import Scenario as ScenarioSpec
 from helpers.core.settings_schema import SETTINGS, defaults
 from helpers.core.simulator import SensorProfile
 from helpers.storage.db import db
-from helpers.storage.models import BaselineEvent, Line, Reading, SamplerLease, Scenario, Sensor, Session, Setting
+from helpers.storage.models import (BaselineEvent, Line, LineScore, Reading, SamplerLease, Scenario, Sensor,
+                                    Session, Setting)
 
 LINE_SCOPE = ""
 READING_FIELDS = ("id", "t", "value", "mean", "std", "z", "threshold", "anomaly", "anomaly_ratio",
@@ -348,3 +349,44 @@ def values_between(sensor_id: int, start: float, end: float) -> tuple[list[float
 def scenarios_between(sensor_id: int, start: float, end: float) -> list[Scenario]:
     return list(db.session.scalars(select(Scenario).where(
         Scenario.sensor_id == sensor_id, Scenario.starts_at < end, Scenario.ends_at > start)))
+
+
+# --- the line as a whole ----------------------------------------------------
+
+def the_line() -> Line:
+    return db.session.scalar(select(Line).order_by(Line.id).limit(1))
+
+
+def line_training_rows(data_from: Optional[float], data_to: Optional[float],
+                       limit_per_sensor: int) -> list[tuple[float, str, float, bool]]:
+    """Every sensor's readings as ``(t, sensor, value, fit to learn from)`` for the line model.
+
+    Fit means judged normal by the z-score and by the final verdict, and outside
+    any injected scenario.
+    """
+    found = []
+    for sensor in all_sensors():
+        query = select(Reading.t, Reading.value, Reading.z, Reading.zscore_anomaly, Reading.anomaly,
+                       Reading.scenario_id).where(Reading.sensor_id == sensor.id)
+        if data_from is not None:
+            query = query.where(Reading.t >= data_from)
+        if data_to is not None:
+            query = query.where(Reading.t < data_to)
+        rows = db.session.connection().execute(query.order_by(Reading.id.desc()).limit(limit_per_sensor))
+        found += [(t, sensor.name, value, z is not None and not z_anomaly and not anomaly and scenario_id is None)
+                  for t, value, z, z_anomaly, anomaly, scenario_id in rows]
+    return found
+
+
+def insert_line_scores(rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        db.session.execute(insert(LineScore), list(rows))
+
+
+def latest_line_scores(window: int, since_id: Optional[int] = None) -> list[dict[str, Any]]:
+    fields = ("id", "t", "error", "threshold", "anomaly", "model_id")
+    query = select(*[getattr(LineScore, f) for f in fields])
+    if since_id is not None:
+        query = query.where(LineScore.id > since_id)
+    rows = db.session.connection().execute(query.order_by(LineScore.id.desc()).limit(window)).all()
+    return [dict(zip(fields, row)) for row in reversed(rows)]

@@ -10,6 +10,7 @@ from flask import current_app, request
 
 from helpers.runtime import training
 from helpers.storage import model_registry as registry
+from helpers.storage import queries
 from helpers.web.api import bp
 from helpers.web.errors import ApiError
 from helpers.web.params import json_object, sensor_named
@@ -32,15 +33,22 @@ def _time(body: dict, field: str) -> Optional[float]:
     raise ApiError(400, f"{field} must be an ISO 8601 time or epoch seconds", field)
 
 
+def _target_of(params) -> str:
+    """``{"line": true}`` names the line's model; otherwise ``sensor`` names a sensor's."""
+    if params.get("line") in (True, "1", "true"):
+        return registry.line_target(queries.the_line().name)
+    return registry.sensor_target(sensor_named(params.get("sensor")).name)
+
+
 @bp.post("/api/models/train", endpoint="train_model")
 def train_model():
     body = json_object()
-    sensor = sensor_named(body.get("sensor"))
+    key = _target_of(body)
     data_from, data_to = _time(body, "from"), _time(body, "to")
     if data_from is not None and data_to is not None and data_from >= data_to:
         raise ApiError(400, "from must be before to", "from")
     try:
-        job = training.request_training(current_app._get_current_object(), sensor, "manual", data_from, data_to)
+        job = training.request_training(current_app._get_current_object(), key, "manual", data_from, data_to)
     except training.TrainingRefused as exc:
         status = 409 if "already running" in str(exc) else 400
         raise ApiError(status, str(exc), "sensor") from None
@@ -61,8 +69,7 @@ def training_job(job_id: int):
 
 @bp.get("/api/models", endpoint="models")
 def list_models():
-    sensor = sensor_named(request.args.get("sensor"))
-    target = registry.sensor_target(sensor.name)
+    target = _target_of(request.args)
     job = registry.unfinished_job(target)
     return {"models": [registry.model_dict(m) for m in registry.models_of(target)],
             "training": registry.job_dict(job) if job else None}

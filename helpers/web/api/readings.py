@@ -87,6 +87,18 @@ def overview():
             "chance_ratio": chance_ratio(line["z_threshold"]), "sensors": sensors}
 
 
+@bp.get("/api/line_scores", endpoint="line_scores")
+def line_scores():
+    """The line model's verdicts, oldest first: its reconstruction error against its threshold."""
+    window = int_arg("window", 100, 1, MAX_WINDOW)
+    since = int_arg("since", None, 0, 2**63 - 1)
+    points = queries.latest_line_scores(window, since)
+    for p in points:
+        p["anomaly"] = bool(p["anomaly"])
+    line, _ = queries.load_settings()
+    return {"enabled": line["line_lstm_enabled"], "points": points}
+
+
 @bp.get("/api/anomalies", endpoint="anomalies")
 def anomalies():
     sensor = sensor_named(request.args["sensor"]) if "sensor" in request.args else None
