@@ -10,6 +10,8 @@
 3. Batch scoring (score_series) readings/s, against update one by one.
 4. Process memory (RSS) with torch loaded and a model trained, against the
    same process before torch was imported.
+5. The sampler's sustained readings/s into SQLite with every sensor's LSTM on,
+   against the same sampler with the z-score alone.
 """
 from __future__ import annotations
 
@@ -60,6 +62,55 @@ def compare(ours: float, baseline: float) -> str:
 
 def p99(timings: list[float]) -> float:
     return statistics.quantiles(timings, n=100)[98]
+
+
+def sampler_rate(app, sampler, clock, seconds: float) -> float:
+    """Readings/s of the real sampler (simulate, judge, store), one simulated second per step."""
+    start, stored = time.perf_counter(), sampler.readings_stored
+    with app.app_context():
+        while time.perf_counter() - start < seconds:
+            clock.now += 1.0
+            sampler.step()
+            sampler.flush()
+    return (sampler.readings_stored - stored) / (time.perf_counter() - start)
+
+
+def bench_sampler_with_lstm(seconds: float) -> tuple[str, str, str, str]:
+    import tempfile
+
+    from app import create_app
+    from helpers.runtime import training
+    from helpers.runtime.sampler import Sampler
+    from helpers.storage import model_registry as registry
+    from helpers.storage import queries
+
+    class Clock:
+        now = time.time()
+
+        def __call__(self):
+            return self.now
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "SAMPLER_AUTOSTART": False,
+                          "SAMPLE_RATE_HZ": 100.0, "MODEL_SIZE": 100, "SIMULATOR_SEED": 1, "MODELS_DIR": tmp,
+                          "SAMPLER_MAX_CATCHUP_SECONDS": 1e9, "TRAINING_EPOCHS": 2})
+        clock = Clock()
+        sampler = Sampler(app, LineSimulator(DEFAULT_SENSORS, seed=1), clock=clock)
+        with app.app_context():
+            sampler.start()
+        sampler_rate(app, sampler, clock, 2.0)  # history to train on
+        with app.app_context():
+            for sensor in queries.all_sensors():
+                job = training.request_training(app, registry.sensor_target(sensor.name), "cli")
+                training.run_job(app, job.id)
+            queries.save_settings({"lstm_enabled": True})
+        with_lstm = sampler_rate(app, sampler, clock, seconds)
+        assert all(m.shape is not None for m in sampler.monitors.values()), "every sensor scored by its LSTM"
+        with app.app_context():
+            queries.save_settings({"lstm_enabled": False})
+        alone = sampler_rate(app, sampler, clock, seconds)
+    return ("sampler into SQLite, 4 sensors", f"{with_lstm:,.0f} readings/s with every LSTM on",
+            f"{alone:,.0f} readings/s z-score alone", compare(1 / with_lstm, 1 / alone))
 
 
 def main():
@@ -120,6 +171,8 @@ def main():
                  f"+{with_torch - before_torch:.0f} MB"))
     rows.append(("  after training and scoring", f"{after_training:.0f} MB now, {peak:.0f} MB peak",
                  f"{before_torch:.0f} MB before", f"+{after_training - before_torch:.0f} MB"))
+
+    rows.append(bench_sampler_with_lstm(3.0 if args.quick else 10.0))
 
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print(f"python {sys.version.split()[0]}, torch {torch.__version__}, {os.cpu_count()} CPUs "
