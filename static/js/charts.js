@@ -7,7 +7,7 @@
  * Chart.js skip parsing and sorting (`parsing: false`, `normalized: true`).
  * The zoom and annotation plugins register themselves when their UMD builds load.
  */
-import { decimalsFor, explainZ, formatClock, formatNumber, formatPercent } from './format.js';
+import { decimalsFor, explainZ, formatClock, formatNumber, formatPercent, scenarioName } from './format.js';
 
 // The UMD build is loaded by a classic <script>: there is no bundler.
 const { Chart } = window;
@@ -18,10 +18,6 @@ const MIN_TICK_SPACING_PX = 110;
 
 /** Fixed y-axis width, so the time axes of the two stacked charts line up. */
 const Y_AXIS_WIDTH = 72;
-
-const SCENARIO_NAMES = {
-  spike: 'spike', level_shift: 'level shift', drift: 'drift', noise_burst: 'noise burst', stuck: 'stuck',
-};
 
 /**
  * Per chart: its series (how each dataset turns an API point into a chart
@@ -244,19 +240,34 @@ export function trimToWindow(chart, size) {
 }
 
 /**
- * Over `cap` points, every second point of the older half goes (anomaly marks
- * all stay): a long span keeps its shape in bounded memory, recent data keeps
- * full detail.
+ * The x values to drop so that a chart over `cap` points fits again: the older
+ * half keeps one point per span/(cap/2) seconds, and every anomaly. A long
+ * span keeps its shape in bounded memory; recent data keeps full detail.
  */
-export function thinOldest(chart, cap) {
-  const longest = longestData(chart);
-  if (longest.length <= cap) return;
+export function pointsToThin(chart, cap, span) {
   const dropped = new Set();
-  for (let i = 1; i < longest.length / 2; i += 2) dropped.add(longest[i].x);
-  const { series } = stateOf.get(chart);
-  chart.data.datasets.forEach((dataset, index) => {
-    if (series[index].id !== 'anomaly') dataset.data = dataset.data.filter((point) => !dropped.has(point.x));
-  });
+  const longest = longestData(chart);
+  if (longest.length <= cap) return dropped;
+  const anomalies = new Set(datasetOf(chart, 'anomaly')?.data.map((p) => p.x));
+  const bucketSeconds = span / (cap / 2);
+  const recentFrom = longest[longest.length - cap / 2].x;
+  let bucket = null;
+  for (const { x } of longest) {
+    if (x >= recentFrom) break;
+    const current = Math.floor(x / bucketSeconds);
+    if (current === bucket && !anomalies.has(x)) dropped.add(x);
+    bucket = current;
+  }
+  return dropped;
+}
+
+/** Drops the points at the x values `dropped` (from pointsToThin); anomaly marks stay. */
+export function dropPoints(chart, dropped) {
+  if (!dropped.size) return;
+  const anomalies = datasetOf(chart, 'anomaly');
+  for (const dataset of chart.data.datasets) {
+    if (dataset !== anomalies) dataset.data = dataset.data.filter((point) => !dropped.has(point.x));
+  }
 }
 
 export function resetChart(chart) {
@@ -329,7 +340,7 @@ function buildAnnotations(chart) {
       type: 'box', xMin: s.starts_at, xMax: s.ends_at, drawTime: 'beforeDatasetsDraw',
       backgroundColor: colours.scenario, borderWidth: 0,
       label: {
-        display: labelled, content: `injected: ${SCENARIO_NAMES[s.kind] ?? s.kind}`,
+        display: labelled, content: `injected: ${scenarioName(s.kind)}`,
         position: { x: 'start', y: 'start' }, color: colours.text, font: { weight: 'bold' }, padding: 3,
       },
     };
@@ -339,8 +350,8 @@ function buildAnnotations(chart) {
       type: 'line', yMin: chance.ratio * 100, yMax: chance.ratio * 100,
       borderColor: colours.text, borderWidth: 1.5, borderDash: [6, 4],
       label: {
-        display: true, position: 'start', yAdjust: -11, backgroundColor: 'transparent', color: colours.text,
-        padding: 0, content: `chance at z = ${formatNumber(chance.threshold, 1)}: ${formatPercent(chance.ratio)}`,
+        display: true, position: 'start', yAdjust: -11, backgroundColor: colours.background, color: colours.text,
+        padding: 2, content: `chance at z = ${formatNumber(chance.threshold, 1)}: ${formatPercent(chance.ratio)}`,
       },
     };
   }
@@ -349,8 +360,12 @@ function buildAnnotations(chart) {
 
 /** Number of points a series currently shows. */
 export function seriesSize(chart, id) {
+  return datasetOf(chart, id).data.length;
+}
+
+function datasetOf(chart, id) {
   const index = stateOf.get(chart).series.findIndex((series) => series.id === id);
-  return chart.data.datasets[index].data.length;
+  return chart.data.datasets[index];
 }
 
 function longestData(chart) {

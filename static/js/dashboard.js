@@ -13,7 +13,7 @@ import { createScorecard } from './scorecard.js';
 import { createAnomalyList } from './anomalies.js';
 import { createControls } from './controls.js';
 import { currentTheme, onThemeChange, palette, toggleTheme } from './theme.js';
-import { formatClock, formatNumber, formatPercent } from './format.js';
+import { formatClock, formatNumber, formatPercent, scenarioName } from './format.js';
 
 const root = document.getElementById('linewatch');
 const urls = {
@@ -161,7 +161,7 @@ function renderViewState(paused) {
   ui.pause.textContent = paused ? 'Resume live' : 'Pause view';
   ui.pause.setAttribute('aria-pressed', String(paused));
   ui.viewState.hidden = !paused;
-  ui.viewState.textContent = paused ? `⏸ Paused · ${view.waitingCount()} new points waiting` : '';
+  ui.viewState.textContent = paused ? `Paused · ${view.waitingCount()} new points waiting` : '';
 }
 
 function renderChance(ratio, threshold) {
@@ -351,7 +351,7 @@ async function injectScenario(event) {
   const result = await act(() => postJSON(urls.scenarios, body));
   if (!result) return;
   const { scenario } = result;
-  ui.scenarioStatus.textContent = `#${scenario.id} ${scenario.kind} on ${sensorLabel(scenario.sensor)} until ${formatClock(scenario.ends_at)}`;
+  ui.scenarioStatus.textContent = `#${scenario.id} ${scenarioName(scenario.kind)} on ${sensorLabel(scenario.sensor)} until ${formatClock(scenario.ends_at)}`;
   state.scenariosStale = true;
   state.scorecardStale = true;
   poller.kick();
