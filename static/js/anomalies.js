@@ -1,0 +1,48 @@
+/**
+ * The recent anomalies of the whole line, newest first, each explained with
+ * its numbers; choosing one selects its sensor.
+ */
+import { explainZ, formatClock, formatValue } from './format.js';
+
+export function createAnomalyList(list, { onSelect }) {
+  let shownNewest = null;
+  return {
+    render(anomalies) {
+      const newest = anomalies.length ? anomalies[0].id : null;
+      if (newest === shownNewest && list.children.length) return;
+      shownNewest = newest;
+      if (!anomalies.length) {
+        const empty = document.createElement('li');
+        empty.className = 'list-group-item text-body-secondary';
+        empty.textContent = 'No anomaly yet.';
+        list.replaceChildren(empty);
+        return;
+      }
+      list.replaceChildren(...anomalies.map((a) => item(a, onSelect)));
+    },
+  };
+}
+
+function item(anomaly, onSelect) {
+  const li = document.createElement('li');
+  li.className = 'list-group-item p-0';
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'anomaly-item list-group-item-action text-start w-100';
+  button.dataset.sensor = anomaly.sensor;
+  const head = document.createElement('span');
+  head.className = 'd-flex justify-content-between gap-2';
+  const what = document.createElement('strong');
+  what.textContent = `⚠ ${anomaly.label}: ${formatValue(anomaly.value, anomaly.unit, anomaly.std)}`;
+  const when = document.createElement('span');
+  when.className = 'text-body-secondary';
+  when.textContent = formatClock(anomaly.t);
+  head.append(what, when);
+  const why = document.createElement('span');
+  why.className = 'd-block small font-monospace';
+  why.textContent = explainZ(anomaly);
+  button.append(head, why);
+  button.addEventListener('click', () => onSelect(anomaly.sensor));
+  li.append(button);
+  return li;
+}

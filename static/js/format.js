@@ -1,0 +1,73 @@
+/**
+ * How numbers, times and verdicts read on screen. Pure functions, shared by
+ * the charts, the overview and the lists, so one reading looks the same
+ * everywhere.
+ */
+
+const MINUS = '\u2212'; // a real minus sign: a hyphen is too short to read from afar
+
+const clock = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+});
+
+/** Epoch seconds as HH:MM:SS in the viewer's local time. */
+export function formatClock(seconds) {
+  return clock.format(new Date(seconds * 1000));
+}
+
+/** `value` with `digits` decimals and a true minus sign. */
+export function formatNumber(value, digits = 2) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+  const text = Math.abs(value).toFixed(digits);
+  return value < 0 && Number(text) !== 0 ? `${MINUS}${text}` : text;
+}
+
+/** Fraction 0..1 as a percentage, e.g. 0.0027 → "0.27 %". */
+export function formatPercent(fraction, digits = 2) {
+  return `${formatNumber(fraction * 100, digits)} %`;
+}
+
+/**
+ * Decimals that show a sensor's noise: one more than the std's first digit
+ * (std 3.1 → 1 decimal, 0.12 → 2), so the z arithmetic reads correctly.
+ */
+export function decimalsFor(std) {
+  if (!(std > 0)) return 2;
+  return Math.min(6, Math.max(0, 1 - Math.floor(Math.log10(std))));
+}
+
+/** A reading with its unit in the precision its noise deserves. */
+export function formatValue(value, unit, std) {
+  const text = formatNumber(value, decimalsFor(std));
+  return unit ? `${text} ${unit}` : text;
+}
+
+/**
+ * Why the detector flagged a reading, with its own numbers:
+ * "z = (71.3 − 60.2) / 3.1 = 3.58 > 3.0". A model with zero spread flags any
+ * change, which a division cannot show, so it gets a sentence instead.
+ */
+export function explainZ({ value, mean, std, z, threshold }) {
+  const digits = decimalsFor(std);
+  const limit = formatNumber(threshold, 1);
+  if (!(std > 0)) {
+    return `std = 0 (constant model): x = ${formatNumber(value, 4)} ≠ mean ${formatNumber(mean, 4)}`;
+  }
+  const comparison = z < 0 ? `< ${MINUS}${limit}` : `> ${limit}`;
+  return `z = (${formatNumber(value, digits)} ${MINUS} ${formatNumber(mean, digits)}) / `
+    + `${formatNumber(std, digits)} = ${formatNumber(z, 2)} ${comparison}`;
+}
+
+const SCENARIO_NAMES = {
+  spike: 'spike', level_shift: 'level shift', drift: 'drift', noise_burst: 'noise burst', stuck: 'stuck',
+};
+
+/** A scenario kind as words, e.g. level_shift → "level shift". */
+export function scenarioName(kind) {
+  return SCENARIO_NAMES[kind] ?? kind;
+}
+
+/** Seconds as "1.5 s"; null (nothing caught yet) as a dash. */
+export function formatSeconds(seconds) {
+  return seconds === null || seconds === undefined ? '–' : `${formatNumber(seconds, 1)} s`;
+}
