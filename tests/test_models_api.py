@@ -205,3 +205,15 @@ def test_the_line_model_scores_all_sensors_together(running):
     assert all(p["error"] >= 0 and p["threshold"] == pytest.approx(models[0]["threshold"]) for p in scores["points"])
     ts = [p["t"] for p in scores["points"]]
     assert ts == sorted(ts)
+
+
+def test_the_scorecard_has_an_lstm_card_once_the_lstm_scores(running):
+    app, sampler, clock = running
+    client = app.test_client()
+    assert list(client.get("/api/scorecard").get_json()["detectors"]) == ["zscore"]
+    train(client)
+    client.post("/send_control", json={"sensor": "vibration", "lstm_enabled": True, "lstm_ratio": 0.01})
+    drive(app, sampler, clock, 3.0, tick=0.5)
+    detectors = client.get("/api/scorecard").get_json()["detectors"]
+    assert list(detectors) == ["zscore", "lstm"]
+    assert detectors["lstm"]["false_alarms"] >= 1, "a tiny threshold makes the LSTM flag normal readings"

@@ -105,6 +105,10 @@ class Reading(db.Model):
         # Anomalies are few: a partial index keeps the recent-anomalies list and the
         # scorecard off the full table.
         Index("ix_readings_anomaly_t", "t", sqlite_where=text("anomaly"), postgresql_where=text("anomaly")),
+        Index("ix_readings_zscore_anomaly_t", "t", sqlite_where=text("zscore_anomaly"),
+              postgresql_where=text("zscore_anomaly")),
+        Index("ix_readings_lstm_anomaly_t", "t", sqlite_where=text("lstm_anomaly"),
+              postgresql_where=text("lstm_anomaly")),
     )
 
 

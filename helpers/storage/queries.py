@@ -276,9 +276,13 @@ def session_scenarios(session_id: int) -> list[tuple[Scenario, str]]:
     return [(scenario, name) for scenario, name in rows]
 
 
-def session_anomaly_times(start: float, end: Optional[float]) -> dict[int, list[float]]:
-    """Times of the anomalies flagged in [start, end), by sensor id, in order (the partial index serves it)."""
-    query = select(Reading.sensor_id, Reading.t).where(Reading.anomaly.is_(True), Reading.t >= start)
+DETECTOR_FLAGS = {"zscore": Reading.zscore_anomaly, "lstm": Reading.lstm_anomaly}
+
+
+def session_anomaly_times(start: float, end: Optional[float], detector: str = "zscore") -> dict[int, list[float]]:
+    """Times of the readings ``detector`` flagged in [start, end), by sensor id, in order (a partial index serves it)."""
+    flag = DETECTOR_FLAGS[detector]
+    query = select(Reading.sensor_id, Reading.t).where(flag.is_(True), Reading.t >= start)
     if end is not None:
         query = query.where(Reading.t < end)
     found: dict[int, list[float]] = {}

@@ -44,10 +44,17 @@ def scorecard():
     end = queries.session_end(session)
     names = {s.id: s.name for s in queries.all_sensors()}
     events = [Event(s.id, name, s.kind, s.starts_at, s.ends_at) for s, name in queries.session_scenarios(session.id)]
-    flags = {names[sid]: times for sid, times in queries.session_anomaly_times(session.started_at, end).items()}
     now = time.time() if end is None else end + DEFAULT_GRACE_S
-    return {"session": queries.session_dict(session), "grace_s": DEFAULT_GRACE_S,
-            "detectors": {"zscore": score(events, flags, now, DEFAULT_GRACE_S)}}
+    line, overrides = queries.load_settings()
+    lstm_on = any(queries.effective(line, overrides, name)["lstm_enabled"] for name in names.values())
+    detectors = {}
+    for detector in ("zscore", "lstm"):
+        flags = {names[sid]: times for sid, times
+                 in queries.session_anomaly_times(session.started_at, end, detector).items()}
+        # The LSTM gets a card while it is on for some sensor, or once it has flagged something.
+        if detector == "zscore" or flags or lstm_on:
+            detectors[detector] = score(events, flags, now, DEFAULT_GRACE_S)
+    return {"session": queries.session_dict(session), "grace_s": DEFAULT_GRACE_S, "detectors": detectors}
 
 
 @bp.get("/api/session/export.csv", endpoint="export_session")
