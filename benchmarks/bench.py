@@ -23,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from table import print_table  # noqa: E402  (this folder)
+
 from app import create_app  # noqa: E402
 from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator  # noqa: E402
 from helpers.core.zscore import ZScoreDetector  # noqa: E402
@@ -207,14 +209,10 @@ def main():
         rows += bench_zscore(args.quick)
         rows += bench_sampler(tmp, 3.0 if args.quick else 10.0)
         rows += bench_get_data(tmp, args.rows, 50 if args.quick else 200)
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print(f"python {sys.version.split()[0]}, pinned to core {sorted(os.sched_getaffinity(0))} "
           f"of {os.cpu_count()}")
     print("baselines: original statistics-module z-score; ORM insert+commit per reading; no index")
-    for i, row in enumerate(rows):
-        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)))
-        if i == 0:
-            print("-+-".join("-" * w for w in widths))
+    print_table(rows)
 
 
 if __name__ == "__main__":

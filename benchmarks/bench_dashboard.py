@@ -33,6 +33,8 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from table import print_table  # noqa: E402  (this folder)
+
 from app import create_app  # noqa: E402
 from helpers.runtime.service import SamplerThread  # noqa: E402
 
@@ -151,13 +153,9 @@ def main():
     parser.add_argument("--minutes", type=float, default=10.0, help="how long both pages run after the warm-up")
     args = parser.parse_args()
     rows = run(args.minutes)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print(f"python {sys.version.split()[0]}, Chromium {CHROMIUM}, 4 sensors at 10 readings/s each, "
           f"warm-up {WARM_UP_S:g} s")
-    for i, row in enumerate(rows):
-        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)))
-        if i == 0:
-            print("-+-".join("-" * w for w in widths))
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from table import print_table  # noqa: E402  (this folder)
+
 from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator  # noqa: E402
 from helpers.core.zscore import ZScoreDetector  # noqa: E402
 
@@ -174,15 +176,11 @@ def main():
 
     rows.append(bench_sampler_with_lstm(3.0 if args.quick else 10.0))
 
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print(f"python {sys.version.split()[0]}, torch {torch.__version__}, {os.cpu_count()} CPUs "
           f"(load average {os.getloadavg()[0]:.1f} at the end), "
           f"model: time_steps {trained.time_steps}, hidden {trained.module.hidden}, "
           f"batch {trained.parameters['batch_size']}")
-    for i, row in enumerate(rows):
-        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)))
-        if i == 0:
-            print("-+-".join("-" * w for w in widths))
+    print_table(rows)
 
 
 if __name__ == "__main__":
