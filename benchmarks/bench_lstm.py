@@ -12,6 +12,9 @@
    same process before torch was imported.
 5. The sampler's sustained readings/s into SQLite with every sensor's LSTM on,
    against the same sampler with the z-score alone.
+6. The live sampler (its own thread, real time, 4 sensors at 50 Hz) while a
+   training runs in the same process, against the same seconds without one:
+   does it keep its rate?
 """
 from __future__ import annotations
 
@@ -115,6 +118,60 @@ def bench_sampler_with_lstm(seconds: float) -> tuple[str, str, str, str]:
             f"{alone:,.0f} readings/s z-score alone", compare(1 / with_lstm, 1 / alone))
 
 
+def bench_rate_during_training(epochs: int) -> tuple[str, str, str, str]:
+    import sqlite3
+    import tempfile
+    import threading
+
+    from app import create_app
+    from helpers.runtime import training
+    from helpers.runtime.service import SamplerThread
+    from helpers.storage import model_registry as registry
+    from helpers.storage import queries
+
+    rate_hz, sensors = 50.0, len(DEFAULT_SENSORS)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"DATABASE_URL": f"sqlite:///{tmp}/live.db", "SAMPLER_AUTOSTART": False,
+                          "SAMPLE_RATE_HZ": rate_hz, "MODEL_SIZE": 100, "MODELS_DIR": tmp,
+                          "TRAINING_EPOCHS": epochs, "TRAINING_READINGS": 10_000})
+        live = SamplerThread(app).start()
+        try:
+            time.sleep(12.0)  # ~600 readings per sensor to train on
+
+            def stamped(start: float, end: float) -> float:
+                """Readings/s stamped in [start, end): by reading time, so flush timing does not matter."""
+                time.sleep(max(end + 1.0 - time.time(), 0.0))  # let the last of them be stored
+                with sqlite3.connect(f"{tmp}/live.db") as conn:
+                    (count,) = conn.execute("SELECT count(*) FROM readings WHERE t >= ? AND t < ?",
+                                            (start, end)).fetchone()
+                return count / (end - start)
+
+            def measure(seconds: float) -> float:
+                start = time.time()
+                time.sleep(seconds)
+                return stamped(start, time.time())
+
+            def train_one() -> None:
+                with app.app_context():
+                    assert training.run_job(app, job_id) is not None, "the training failed"
+
+            quiet = measure(8.0)
+            with app.app_context():
+                job_id = training.request_training(app, registry.sensor_target(queries.all_sensors()[0].name),
+                                                   "cli").id
+            worker = threading.Thread(target=train_one)
+            started = time.time()
+            worker.start()
+            worker.join()
+            finished = time.time()
+            busy_seconds = finished - started
+            busy = stamped(started, finished)
+        finally:
+            live.stop()
+    return (f"live sampler, {sensors} sensors at {rate_hz:g} Hz", f"{busy:,.0f} readings/s during a "
+            f"{busy_seconds:.1f} s training", f"{quiet:,.0f} readings/s without", compare(1 / busy, 1 / quiet))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke check")
@@ -175,6 +232,7 @@ def main():
                  f"{before_torch:.0f} MB before", f"+{after_training - before_torch:.0f} MB"))
 
     rows.append(bench_sampler_with_lstm(3.0 if args.quick else 10.0))
+    rows.append(bench_rate_during_training(3 if args.quick else 20))
 
     print(f"python {sys.version.split()[0]}, torch {torch.__version__}, {os.cpu_count()} CPUs "
           f"(load average {os.getloadavg()[0]:.1f} at the end), "
