@@ -169,7 +169,7 @@ def test_overview_anomalies_and_last_hour(app, client):
     assert sum(len(s["points"]) for s in newer["sensors"]) == 3
     anomalies = client.get("/api/anomalies?limit=7").get_json()["anomalies"]
     assert len(anomalies) == 7 and [a["t"] for a in anomalies] == sorted((a["t"] for a in anomalies), reverse=True)
-    assert all(abs(a["z"]) > a["threshold"] for a in anomalies)
+    assert all(abs(a["z"]) > a["threshold"] and a["zscore_anomaly"] and a["lstm_score"] is None for a in anomalies)
     only = client.get("/api/anomalies?sensor=pressure&limit=3").get_json()["anomalies"]
     assert {a["sensor"] for a in only} == {"pressure"}
     hour = client.get("/get_data?sensor=vibration&seconds=3600").get_json()

@@ -120,6 +120,7 @@ def run_job(app: Flask, job_id: int, echo=None) -> Optional[int]:
     from helpers.core.lstm.trainer import train
 
     job = registry.job_by_id(job_id)
+    registry.job_started(job_id)
     try:
         goal = target(job.target)
         data = goal.data(job.data_from, job.data_to, app.config["TRAINING_READINGS"])

@@ -110,6 +110,11 @@ def job_by_id(job_id: int) -> Optional[TrainingJob]:
     return db.session.get(TrainingJob, job_id, populate_existing=True)
 
 
+def job_started(job_id: int) -> None:
+    db.session.execute(update(TrainingJob).where(TrainingJob.id == job_id).values(status="running"))
+    db.session.commit()
+
+
 def job_progress(job_id: int, epoch: int, loss: float) -> None:
     db.session.execute(update(TrainingJob).where(TrainingJob.id == job_id)
                        .values(status="running", epoch=epoch, loss=loss))

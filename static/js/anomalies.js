@@ -2,7 +2,7 @@
  * The recent anomalies of the whole line, newest first, each explained with
  * its numbers; choosing one selects its sensor.
  */
-import { explainZ, formatClock, formatValue } from './format.js';
+import { explainLstm, explainZ, formatClock, formatNumber, formatValue } from './format.js';
 
 export function createAnomalyList(list, { onSelect }) {
   let shownNewest = null;
@@ -40,9 +40,25 @@ function item(anomaly, onSelect) {
   head.append(what, when);
   const why = document.createElement('span');
   why.className = 'd-block small font-monospace';
-  why.textContent = explainZ(anomaly);
+  why.textContent = explainFlag(anomaly);
   button.append(head, why);
   button.addEventListener('click', () => onSelect(anomaly.sensor));
   li.append(button);
   return li;
+}
+
+/**
+ * The numbers of whichever detector flagged the reading: the z-score's, the
+ * LSTM's (its verdict counts under verdict_source lstm or either), or both.
+ */
+function explainFlag(anomaly) {
+  const { z, threshold } = anomaly;
+  const reasons = [];
+  if (z !== null && Math.abs(z) > threshold) reasons.push(explainZ(anomaly));
+  if (anomaly.lstm_anomaly) {
+    reasons.push(`LSTM: ${explainLstm({ score: anomaly.lstm_score, threshold: anomaly.lstm_threshold })}`);
+  }
+  if (reasons.length) return reasons.join(' · ');
+  const zscore = z === null ? 'the z-score is still learning' : `z = ${formatNumber(z, 2)} is within ±${formatNumber(threshold, 1)}`;
+  return `LSTM: the shape of its window (${zscore})`;
 }

@@ -1,13 +1,18 @@
 /**
- * Chart.js configuration for the selected sensor's two charts. Charts are
- * created once and then fed incrementally: rebuilding them on every poll would
- * flicker and waste CPU on a wall screen that runs for days.
+ * Chart.js configuration: the selected sensor's value, ratio and LSTM charts,
+ * the line model's score chart, and the small charts of the LSTM panel (loss
+ * curve, error histogram). Charts are created once and then fed incrementally:
+ * rebuilding them on every poll would flicker and waste CPU on a wall screen
+ * that runs for days.
  *
  * Data is given pre-parsed ({x, y} with x = epoch seconds, sorted), which lets
  * Chart.js skip parsing and sorting (`parsing: false`, `normalized: true`).
  * The zoom and annotation plugins register themselves when their UMD builds load.
  */
-import { decimalsFor, explainZ, formatClock, formatNumber, formatPercent, scenarioName } from './format.js';
+import {
+  decimalsFor, explainLstm, explainZ, formatClock, formatError, formatNumber, formatPercent, formatPercentile,
+  scenarioName,
+} from './format.js';
 
 // The UMD build is loaded by a classic <script>: there is no bundler.
 const { Chart } = window;
@@ -46,12 +51,34 @@ function bandStyle(c, fill) {
   return lineStyle(c.bandLine, { borderWidth: 1, backgroundColor: c.bandFill, fill, pointStyle: 'rect' });
 }
 
-/** Triangles, not only a colour, mark anomalies. */
-function anomalyStyle(c) {
+/**
+ * Marks: a shape per detector, not only a colour. ▲ the z-score, ◆ the LSTM,
+ * ■ both at once. Marks draw above the lines (a lower `order` draws later) and
+ * come first in the legend.
+ */
+function markStyle(colour, shape, extra = {}) {
   return {
-    borderColor: c.anomaly, backgroundColor: c.anomaly,
-    showLine: false, pointRadius: 5, pointHoverRadius: 8, pointStyle: 'triangle',
+    borderColor: colour, backgroundColor: colour, order: -1,
+    showLine: false, pointRadius: 5, pointHoverRadius: 8, pointStyle: shape, ...extra,
   };
+}
+
+function anomalyStyle(c) {
+  return markStyle(c.anomaly, 'triangle');
+}
+
+function lstmFlagStyle(c) {
+  return markStyle(c.lstm, 'rectRot', { pointRadius: 6, pointHoverRadius: 9 });
+}
+
+/** Vermillion like a z-score flag, squared and outlined: both detectors agree. */
+function bothStyle(c) {
+  return markStyle(c.anomaly, 'rect', { borderColor: c.text, borderWidth: 1.5, pointRadius: 6, pointHoverRadius: 9 });
+}
+
+/** Dashed and stepped: a threshold holds until the rule (percentile, ratio) changes. */
+function thresholdStyle(c) {
+  return lineStyle(c.text, { borderWidth: 1.5, borderDash: [6, 4], stepped: true });
 }
 
 function ratioStyle(c) {
@@ -100,7 +127,7 @@ function tooltipOptions(series, state) {
   };
 }
 
-function baseOptions(series, state, yAxis, legend) {
+function baseOptions(series, state, yAxis, legend, zoomable) {
   return {
     animation: false,
     parsing: false,
@@ -116,7 +143,7 @@ function baseOptions(series, state, yAxis, legend) {
     plugins: {
       legend,
       tooltip: tooltipOptions(series, state),
-      zoom: zoomOptions(state.colours),
+      zoom: zoomable ? zoomOptions(state.colours) : {},
       annotation: { annotations: {} },
     },
   };
@@ -133,28 +160,48 @@ function withUnit(value, state) {
   return state.unit ? `${text} ${state.unit}` : text;
 }
 
-function createChart(canvas, series, colours, yAxis, legend) {
-  const state = { series, colours, unit: '', digits: 2, scenarios: [], chance: null };
+function createChart(canvas, series, colours, yAxis, legend, zoomable = true) {
+  const state = {
+    series, colours, unit: '', digits: 2, scenarios: [], chance: null, rule: null, agreement: null,
+  };
   const chart = new Chart(canvas, {
     type: 'line',
     data: { datasets: series.map(({ label, style }) => ({ label, data: [], ...style(colours) })) },
-    options: baseOptions(series, state, yAxis, legend),
+    options: baseOptions(series, state, yAxis, legend, zoomable),
   });
   stateOf.set(chart, state);
   styleAxes(chart, colours);
   return chart;
 }
 
+/** A reading's z-score flag; points from before the LSTM carry only the verdict. */
+function zFlag(p) {
+  return Boolean(p.zscore_anomaly ?? p.anomaly);
+}
+
+/** A mark keeps the numbers that explain it, and whether it is the verdict that counts. */
+function mark(p, y, state) {
+  return {
+    x: p.t, y, verdict: Boolean(p.anomaly), value: p.value, mean: p.mean, std: p.std, z: p.z,
+    threshold: p.threshold, score: p.lstm_score, lstmThreshold: p.lstm_threshold, rule: state.rule,
+  };
+}
+
+function lstmWhy(raw) {
+  return `LSTM: ${explainLstm({ score: raw.score, threshold: raw.lstmThreshold, ...raw.rule })}`;
+}
+
 /**
- * Value, model mean, mean ± threshold·std band and anomalies; first dataset
- * draws on top. Anomaly points keep the numbers that explain them.
+ * Value, model mean, mean ± threshold·std band and the detectors' flags. With
+ * the LSTM on, a flag says which detector raised it: the z-score only, the
+ * LSTM only, or both. Datasets 0 and 1 stay the z-score flags and the value.
  */
 export function createValueChart(canvas, colours) {
   const series = [
     {
-      id: 'anomaly', label: 'Anomaly', style: anomalyStyle,
-      toXY: (p) => (p.anomaly ? { x: p.t, y: p.value, mean: p.mean, std: p.std, z: p.z, threshold: p.threshold } : null),
-      describe: (item) => `Anomaly: ${explainZ({ value: item.raw.y, ...item.raw })}`,
+      id: 'anomaly', label: 'Anomaly', style: anomalyStyle, mark: true,
+      toXY: (p, state) => (zFlag(p) && !p.lstm_anomaly ? mark(p, p.value, state) : null),
+      describe: (item) => `${item.dataset.label}: ${explainZ({ ...item.raw, value: item.raw.y })}`,
     },
     {
       id: 'value', label: 'Value', style: (c) => lineStyle(c.value),
@@ -175,9 +222,104 @@ export function createValueChart(canvas, colours) {
       },
     },
     { id: 'lower', label: 'Lower band', style: (c) => bandStyle(c, false), toXY: (p) => bandEdge(p, -1) },
+    {
+      id: 'lstmOnly', label: 'LSTM only', style: lstmFlagStyle, mark: true,
+      toXY: (p, state) => (p.lstm_anomaly && !zFlag(p) ? mark(p, p.value, state) : null),
+      describe: (item) => lstmWhy(item.raw),
+    },
+    {
+      id: 'both', label: 'both', style: bothStyle, mark: true,
+      toXY: (p, state) => (p.lstm_anomaly && zFlag(p) ? mark(p, p.value, state) : null),
+      describe: (item) => [`z-score: ${explainZ({ ...item.raw, value: item.raw.y })}`, lstmWhy(item.raw)],
+    },
   ];
-  const legend = { labels: { usePointStyle: true, boxHeight: 8, filter: (item) => item.text !== 'Lower band' } };
-  return createChart(canvas, series, colours, { title: { display: false, text: '' } }, legend);
+  const legend = {
+    labels: {
+      usePointStyle: true, boxHeight: 8,
+      filter: (item, data) => item.text !== 'Lower band' && !data.datasets[item.datasetIndex].notInLegend,
+    },
+  };
+  const chart = createChart(canvas, series, colours, { title: { display: false, text: '' } }, legend);
+  setAgreement(chart, false);
+  return chart;
+}
+
+/**
+ * With the LSTM on, the value chart tells the detectors' flags apart (▲ z-score
+ * only, ◆ LSTM only, ■ both) and its legend says so; off, ▲ is simply "Anomaly".
+ * True when that changed (the caller redraws).
+ */
+export function setAgreement(chart, on) {
+  const state = stateOf.get(chart);
+  if (state.agreement === on) return false;
+  state.agreement = on;
+  datasetOf(chart, 'anomaly').label = on ? 'z-score only' : 'Anomaly';
+  for (const id of ['lstmOnly', 'both']) datasetOf(chart, id).notInLegend = !on;
+  return true;
+}
+
+/** The LSTM's threshold rule in force ({percentile, ratio}): new flags carry it, to explain themselves. */
+export function setLstmRule(chart, rule) {
+  stateOf.get(chart).rule = rule;
+}
+
+/** Reconstruction error against its threshold, the LSTM's flags marked. */
+function shapeSeries(toError, toThreshold, isFlag) {
+  // Smaller than in the value chart: here a flag only repeats that the error is above the threshold.
+  const flagStyle = (c) => ({ ...lstmFlagStyle(c), pointRadius: 4, pointHoverRadius: 7 });
+  return [
+    {
+      id: 'flag', label: 'LSTM flag', style: flagStyle, mark: true,
+      toXY: (p, state) => (isFlag(p)
+        ? { x: p.t, y: toError(p), score: toError(p), lstmThreshold: toThreshold(p), rule: state.rule, verdict: true }
+        : null),
+      describe: (item) => lstmWhy(item.raw),
+    },
+    {
+      id: 'score', label: 'Reconstruction error', style: (c) => lineStyle(c.value),
+      toXY: (p) => ({ x: p.t, y: toError(p) }),
+      describe: (item) => `Error: ${formatError(item.parsed.y)}`,
+    },
+    {
+      id: 'threshold', label: 'Threshold', style: thresholdStyle,
+      toXY: (p) => ({ x: p.t, y: toThreshold(p) }),
+      describe: (item) => `Threshold: ${formatError(item.parsed.y)}`,
+    },
+  ];
+}
+
+const SHAPE_LEGEND = { labels: { usePointStyle: true, boxHeight: 8 } };
+
+/** A log axis keeps 1, 2 and 5 of each decade: nine grid lines a decade would crowd a short chart. */
+function oneTwoFive(scale) {
+  const kept = scale.ticks.filter(({ value }) => {
+    const mantissa = value / 10 ** Math.floor(Math.log10(value));
+    return [1, 2, 5].some((k) => Math.abs(mantissa - k) < 1e-6);
+  });
+  if (kept.length >= 2) scale.ticks = kept;
+}
+
+/**
+ * Logarithmic: a spike's error is tens of times the normal one, and on a linear
+ * axis it would flatten the normal errors and the threshold into one line.
+ */
+function errorAxis() {
+  return {
+    type: 'logarithmic', afterBuildTicks: oneTwoFive, title: { display: true, text: 'error (log)' },
+    ticks: { callback: (value) => String(Number(value.toPrecision(2))) },
+  };
+}
+
+/** The selected sensor's LSTM score over the same time axis as its value chart (zoom and pan linked). */
+export function createLstmChart(canvas, colours) {
+  const series = shapeSeries((p) => p.lstm_score ?? null, (p) => p.lstm_threshold ?? null, (p) => Boolean(p.lstm_anomaly));
+  return createChart(canvas, series, colours, errorAxis(), SHAPE_LEGEND);
+}
+
+/** The line model's score (one multivariate window over every sensor); its own time axis. */
+export function createLineScoreChart(canvas, colours) {
+  const series = shapeSeries((p) => p.error, (p) => p.threshold, (p) => Boolean(p.anomaly));
+  return createChart(canvas, series, colours, errorAxis(), SHAPE_LEGEND, false);
 }
 
 /** Accumulated anomaly ratio, shown in percent, with what chance alone would give. */
@@ -219,8 +361,9 @@ export function linkTimeAxes(linked, onUserView) {
 
 /** Appends API points (oldest first, all newer than what the chart holds). */
 export function appendPoints(chart, points) {
-  stateOf.get(chart).series.forEach(({ toXY }, index) => {
-    const xy = points.map(toXY).filter(Boolean);
+  const state = stateOf.get(chart);
+  state.series.forEach(({ toXY }, index) => {
+    const xy = points.map((p) => toXY(p, state)).filter(Boolean);
     if (xy.length) chart.data.datasets[index].data.push(...xy);
   });
 }
@@ -248,14 +391,14 @@ export function pointsToThin(chart, cap, span) {
   const dropped = new Set();
   const longest = longestData(chart);
   if (longest.length <= cap) return dropped;
-  const anomalies = new Set(datasetOf(chart, 'anomaly')?.data.map((p) => p.x));
+  const marked = new Set(markDatasets(chart).flatMap((d) => d.data.map((p) => p.x)));
   const bucketSeconds = span / (cap / 2);
   const recentFrom = longest[longest.length - cap / 2].x;
   let bucket = null;
   for (const { x } of longest) {
     if (x >= recentFrom) break;
     const current = Math.floor(x / bucketSeconds);
-    if (current === bucket && !anomalies.has(x)) dropped.add(x);
+    if (current === bucket && !marked.has(x)) dropped.add(x);
     bucket = current;
   }
   return dropped;
@@ -264,9 +407,9 @@ export function pointsToThin(chart, cap, span) {
 /** Drops the points at the x values `dropped` (from pointsToThin); anomaly marks stay. */
 export function dropPoints(chart, dropped) {
   if (!dropped.size) return;
-  const anomalies = datasetOf(chart, 'anomaly');
+  const marks = markDatasets(chart);
   for (const dataset of chart.data.datasets) {
-    if (dataset !== anomalies) dataset.data = dataset.data.filter((point) => !dropped.has(point.x));
+    if (!marks.includes(dataset)) dataset.data = dataset.data.filter((point) => !dropped.has(point.x));
   }
 }
 
@@ -312,9 +455,10 @@ export function applyColours(chart, colours) {
   const state = stateOf.get(chart);
   state.colours = colours;
   state.series.forEach(({ style }, index) => Object.assign(chart.data.datasets[index], style(colours)));
-  Object.assign(chart.options.plugins.zoom.zoom.drag, { backgroundColor: colours.bandFill, borderColor: colours.value });
+  const drag = chart.options.plugins.zoom?.zoom?.drag;
+  if (drag) Object.assign(drag, { backgroundColor: colours.bandFill, borderColor: colours.value });
   styleAxes(chart, colours);
-  buildAnnotations(chart);
+  (state.annotate ?? buildAnnotations)(chart);
   chart.update('none');
 }
 
@@ -361,6 +505,127 @@ function buildAnnotations(chart) {
 /** Number of points a series currently shows. */
 export function seriesSize(chart, id) {
   return datasetOf(chart, id).data.length;
+}
+
+/** Points of a series that have a value (a null y is a gap, e.g. no LSTM score yet). */
+export function knownSize(chart, id) {
+  return datasetOf(chart, id).data.filter((p) => p.y !== null).length;
+}
+
+/** Readings whose verdict is an anomaly, whichever detector's flag made them one. */
+export function verdictCount(chart) {
+  return markDatasets(chart).reduce((sum, d) => sum + d.data.filter((p) => p.verdict).length, 0);
+}
+
+function markDatasets(chart) {
+  const { series } = stateOf.get(chart);
+  return chart.data.datasets.filter((_, index) => series[index].mark);
+}
+
+// --- the small charts of the LSTM panel: a model's loss curve and its validation errors.
+
+function smallOptions(x, y, tooltipLabel) {
+  return {
+    animation: false,
+    responsive: true,
+    maintainAspectRatio: false,
+    interaction: { mode: 'nearest', axis: 'x', intersect: false },
+    scales: { x, y },
+    plugins: {
+      legend: { display: false },
+      tooltip: { callbacks: { title: () => '', label: tooltipLabel } },
+      annotation: { annotations: {} },
+    },
+  };
+}
+
+/** Training loss per epoch: a small line chart. */
+export function createLossChart(canvas, colours) {
+  const series = [{ id: 'loss', label: 'Loss', style: (c) => lineStyle(c.value, { pointRadius: 2 }) }];
+  const state = { series, colours, annotate: () => {} };
+  const x = {
+    type: 'linear', title: { display: true, text: 'epoch' },
+    ticks: { precision: 0, maxTicksLimit: 8 },
+  };
+  const y = { title: { display: true, text: 'loss' }, ticks: { maxTicksLimit: 5, callback: (v) => formatError(v) } };
+  const chart = new Chart(canvas, {
+    type: 'line',
+    data: { datasets: [{ label: 'Loss', data: [], ...series[0].style(colours) }] },
+    options: smallOptions(x, y, (item) => `epoch ${item.parsed.x}: loss ${formatNumber(item.parsed.y, 4)}`),
+  });
+  stateOf.set(chart, state);
+  styleAxes(chart, colours);
+  return chart;
+}
+
+/** Shows a loss curve (one loss per epoch). */
+export function setLossCurve(chart, curve) {
+  chart.data.datasets[0].data = (curve ?? []).map((y, i) => ({ x: i + 1, y }));
+  chart.options.scales.x.min = 1;
+  chart.options.scales.x.max = Math.max(2, curve?.length ?? 0);
+  chart.update('none');
+}
+
+/** The held-out reconstruction errors as a histogram, the model's threshold marked. */
+export function createHistogramChart(canvas, colours) {
+  const series = [{ id: 'errors', label: 'Validation windows', style: histogramStyle }];
+  const state = { series, colours, threshold: null, percentile: null };
+  state.annotate = (chart) => annotateThreshold(chart, stateOf.get(chart));
+  const x = {
+    type: 'linear', offset: false, grid: { offset: false },
+    title: { display: true, text: 'reconstruction error' },
+    // min and max hug the data: ticks on round values only.
+    ticks: { maxTicksLimit: 6, includeBounds: false, callback: (v) => formatError(v) },
+  };
+  const y = { beginAtZero: true, title: { display: true, text: 'windows' }, ticks: { precision: 0, maxTicksLimit: 5 } };
+  const chart = new Chart(canvas, {
+    type: 'bar',
+    data: { datasets: [{ label: series[0].label, data: [], ...histogramStyle(colours) }] },
+    options: smallOptions(x, y, (item) => {
+      const { from, to } = item.raw;
+      return `${item.parsed.y} windows with error ${formatError(from)}–${formatError(to)}`;
+    }),
+  });
+  stateOf.set(chart, state);
+  styleAxes(chart, colours);
+  return chart;
+}
+
+function histogramStyle(c) {
+  return {
+    backgroundColor: c.bandFillStrong, borderColor: c.value, borderWidth: 1,
+    barPercentage: 1, categoryPercentage: 1, grouped: false,
+  };
+}
+
+/** Shows `{counts, edges}` with a dashed line at `threshold`, labelled with its percentile. */
+export function setHistogram(chart, histogram, threshold, percentile) {
+  const state = stateOf.get(chart);
+  const { counts = [], edges = [] } = histogram ?? {};
+  chart.data.datasets[0].data = counts.map((y, i) => ({ x: (edges[i] + edges[i + 1]) / 2, y, from: edges[i], to: edges[i + 1] }));
+  state.threshold = threshold ?? null;
+  state.percentile = percentile ?? null;
+  const { x } = chart.options.scales;
+  x.min = edges.length ? Math.min(edges[0], threshold ?? Infinity) : undefined;
+  // A threshold above every validation error (a ratio over 1) stays in view.
+  x.max = edges.length ? Math.max(edges[edges.length - 1], (threshold ?? 0) * 1.04) : undefined;
+  annotateThreshold(chart, state);
+  chart.update('none');
+}
+
+function annotateThreshold(chart, { threshold, percentile, colours }) {
+  const annotations = {};
+  if (threshold !== null && threshold !== undefined) {
+    const where = percentile === null || percentile === undefined ? '' : ` (${formatPercentile(percentile)})`;
+    annotations.threshold = {
+      type: 'line', xMin: threshold, xMax: threshold, borderColor: colours.anomaly, borderWidth: 2, borderDash: [6, 4],
+      label: {
+        display: true, position: 'end', backgroundColor: colours.background, color: colours.text, padding: 2,
+        content: `threshold ${formatError(threshold)}${where}`,
+      },
+    };
+  }
+  chart.options.plugins.annotation.annotations = annotations;
 }
 
 function datasetOf(chart, id) {

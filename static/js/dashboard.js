@@ -12,8 +12,11 @@ import { createOverview, SPARK_POINTS } from './overview.js';
 import { createScorecard } from './scorecard.js';
 import { createAnomalyList } from './anomalies.js';
 import { createControls } from './controls.js';
+import { createLstmPanel } from './lstm.js';
+import { createLstmSettings } from './lstm_settings.js';
+import { createLineScores } from './linescores.js';
 import { currentTheme, onThemeChange, palette, toggleTheme } from './theme.js';
-import { formatClock, formatNumber, formatPercent, scenarioName } from './format.js';
+import { formatClock, formatNumber, formatPercent, formatRule, scenarioName } from './format.js';
 
 const root = document.getElementById('linewatch');
 const urls = {
@@ -28,6 +31,12 @@ const urls = {
   scorecard: root.dataset.scorecardUrl,
   newSession: root.dataset.newSessionUrl,
   replaySession: root.dataset.replaySessionUrl,
+  train: root.dataset.trainUrl,
+  models: root.dataset.modelsUrl,
+  trainingJob: root.dataset.trainingJobUrl,
+  modelCard: root.dataset.modelCardUrl,
+  activateModel: root.dataset.activateModelUrl,
+  lineScores: root.dataset.lineScoresUrl,
 };
 
 /** Shading for the newest scenarios of a sensor: older ones have scrolled out of any window. */
@@ -76,18 +85,40 @@ const ui = {
   sessionSeedInput: $('session-seed-input'),
   replayForm: $('replay-form'),
   sessionStatus: $('session-status'),
+  lstmOffHint: $('lstm-off-hint'),
+  lstmChartArea: $('lstm-chart-area'),
+  lstmWaiting: $('lstm-waiting'),
+  lstmRule: $('lstm-rule'),
+  agreement: $('agreement'),
+  agreeBoth: $('agree-both'),
+  agreeZ: $('agree-z'),
+  agreeLstm: $('agree-lstm'),
+  lstmSensor: $('sensor-lstm-sensor'),
 };
 
 let colours = palette();
 const valueChart = charts.createValueChart($('value-chart'), colours);
 const ratioChart = charts.createRatioChart($('ratio-chart'), colours);
-const view = createView(valueChart, ratioChart, { onPauseChange: renderViewState });
-charts.linkTimeAxes([valueChart, ratioChart], () => view.pause());
+const lstmChart = charts.createLstmChart($('lstm-chart'), colours);
+const liveCharts = [valueChart, ratioChart, lstmChart];
+const view = createView(valueChart, ratioChart, { onPauseChange: renderViewState, others: [lstmChart] });
+charts.linkTimeAxes(liveCharts, () => view.pause());
 const line = createLine($('line-canvas'), $('stations'), { onSelect: selectSensor, colours });
 const overview = createOverview($('overview'), $('sensor-card-template'), { onSelect: selectSensor, colours });
 const scorecard = createScorecard($('scorecard'), $('scorecard-grace'), { sensorLabel });
 const anomalyList = createAnomalyList($('anomaly-list'), { onSelect: selectSensor });
 const controls = createControls(ui, { onChange: sendControl });
+const sensorLstm = createLstmPanel('sensor-lstm', { urls, colours, postControl });
+const lineLstm = createLstmPanel('line-lstm', { urls, colours, postControl });
+lineLstm.setTarget({
+  key: 'line', label: 'the line model', train: { line: true }, models: { line: 1 },
+  control: (on) => ({ line_lstm_enabled: on }), enabledIn: (control) => control.line_lstm_enabled,
+});
+const lstmSettings = createLstmSettings({
+  form: $('lstm-settings'), status: $('lstm-settings-status'), meaning: $('verdict-meaning'),
+  files: [...document.querySelectorAll('[data-import-url]')], fileStatus: $('settings-file-status'),
+}, { postControl, onImported: applyControl, sensorLabel });
+const lineScores = createLineScores($('line-score-chart'), $('line-scores-hint'), { url: urls.lineScores, colours });
 
 const state = {
   sensors: null,
@@ -101,6 +132,8 @@ const state = {
   controlSeq: 0,
   sessionId: null,
   chance: null,
+  // The selected sensor's LSTM is on (from /get_control).
+  lstmOn: false,
   // What else to ask for on this tick; each is cleared only by a successful answer.
   scenarioIds: new Set(),
   scenariosStale: true,
@@ -154,7 +187,44 @@ function renderCompleteness(completeness) {
 
 function renderCounts() {
   ui.pointCount.textContent = String(charts.seriesSize(valueChart, 'value'));
-  ui.anomalyCount.textContent = String(charts.seriesSize(valueChart, 'anomaly'));
+  ui.anomalyCount.textContent = String(charts.verdictCount(valueChart));
+  ui.agreeBoth.textContent = String(charts.seriesSize(valueChart, 'both'));
+  ui.agreeZ.textContent = String(charts.seriesSize(valueChart, 'anomaly'));
+  ui.agreeLstm.textContent = String(charts.seriesSize(valueChart, 'lstmOnly'));
+  ui.lstmWaiting.hidden = charts.knownSize(lstmChart, 'score') > 0;
+  renderAgreement();
+}
+
+/** The value chart tells the detectors apart while the LSTM is on, or while its flags are still in view. */
+function renderAgreement() {
+  const lstmMarks = charts.seriesSize(valueChart, 'lstmOnly') + charts.seriesSize(valueChart, 'both');
+  if (charts.setAgreement(valueChart, state.lstmOn || lstmMarks > 0)) valueChart.update('none');
+}
+
+/** The selected sensor's LSTM: its chart or a hint, the value chart's marks, the rule that explains a flag. */
+function renderLstm(control) {
+  const effective = control.sensors?.[state.sensor]?.effective;
+  if (!effective) return;
+  const on = effective.lstm_enabled;
+  const rule = { percentile: effective.lstm_percentile, ratio: effective.lstm_ratio };
+  for (const chart of [valueChart, lstmChart]) charts.setLstmRule(chart, rule);
+  state.lstmOn = on;
+  renderAgreement();
+  ui.lstmOffHint.hidden = on;
+  ui.lstmChartArea.hidden = !on;
+  ui.agreement.hidden = !on;
+  ui.lstmRule.textContent = formatRule(rule);
+  lineScores.setEnabled(control.line_lstm_enabled);
+  lineScores.setRule({ percentile: control.lstm_percentile, ratio: control.lstm_ratio });
+}
+
+/** Every part of the page that shows settings, from one /get_control (or /send_control) answer. */
+function applyControl(control) {
+  controls.apply(control, state.sensor);
+  renderLstm(control);
+  sensorLstm.apply(control);
+  lineLstm.apply(control);
+  lstmSettings.apply(control, state.sensor);
 }
 
 function renderViewState(paused) {
@@ -229,7 +299,7 @@ async function tick() {
     getJSON(urls.overview, { since: state.overviewSince, points: SPARK_POINTS }),
     getJSON(urls.getControl),
   ]);
-  if (controlSeq === state.controlSeq) controls.apply(control, state.sensor);
+  if (controlSeq === state.controlSeq) applyControl(control);
   if (databaseReplaced(data, lineData)) {
     startOver();
     return;
@@ -255,7 +325,7 @@ async function loadScenarios(generation) {
   if (generation !== state.generation) return;
   state.scenarioIds = new Set(scenarios.map((s) => s.id));
   state.scenariosStale = false;
-  for (const chart of [valueChart, ratioChart]) charts.setScenarios(chart, scenarios);
+  for (const chart of liveCharts) charts.setScenarios(chart, scenarios);
   view.refresh();
 }
 
@@ -311,6 +381,9 @@ function startOver() {
   state.sensors = null;
   state.overviewSince = null;
   state.sessionId = null;
+  lineScores.reset();
+  sensorLstm.reload();
+  lineLstm.reload();
   sessionChanged();
 }
 
@@ -326,6 +399,8 @@ function sessionChanged() {
 function showSelection() {
   ui.sensorSelect.value = state.sensor;
   ui.sensorTitle.textContent = sensorLabel(state.sensor);
+  ui.lstmSensor.textContent = sensorLabel(state.sensor);
+  sensorLstm.setTarget(sensorTarget(state.sensor));
   overview.select(state.sensor);
   line.select(state.sensor);
 }
@@ -337,12 +412,34 @@ function selectSensor(name) {
   restart();
 }
 
+/** A sensor's LSTM target for its panel: what to train, list and switch. */
+function sensorTarget(name) {
+  return {
+    key: `sensor:${name}`, label: sensorLabel(name), train: { sensor: name }, models: { sensor: name },
+    control: (on) => ({ sensor: name, lstm_enabled: on }),
+    enabledIn: (control) => Boolean(control.sensors?.[name]?.effective.lstm_enabled),
+  };
+}
+
+/**
+ * Sends setting changes and shows the answer at once; a refusal is thrown to
+ * the caller, which shows it where the user acted. A poll that overlapped the
+ * request may carry the old values: the sequence number tells tick() to drop it.
+ */
+async function postControl(changes) {
+  state.controlSeq += 1;
+  try {
+    const control = await postJSON(urls.sendControl, changes);
+    applyControl(control);
+    return control;
+  } finally {
+    state.controlSeq += 1;
+    poller.kick();
+  }
+}
+
 async function sendControl(changes) {
-  state.controlSeq += 1;
-  const control = await act(() => postJSON(urls.sendControl, changes));
-  state.controlSeq += 1;
-  if (control) controls.apply(control, state.sensor);
-  poller.kick();
+  await act(() => postControl(changes));
 }
 
 async function injectScenario(event) {
@@ -405,7 +502,8 @@ function bindEvents() {
   ui.themeToggle.addEventListener('click', toggleTheme);
   onThemeChange(() => {
     colours = palette();
-    for (const chart of [valueChart, ratioChart]) charts.applyColours(chart, colours);
+    for (const chart of liveCharts) charts.applyColours(chart, colours);
+    for (const part of [sensorLstm, lineLstm, lineScores]) part.setColours(colours);
     line.setColours(colours);
     overview.setColours(colours);
     renderThemeToggle();

@@ -58,6 +58,50 @@ export function explainZ({ value, mean, std, z, threshold }) {
     + `${formatNumber(std, digits)} = ${formatNumber(z, 2)} ${comparison}`;
 }
 
+/** A reconstruction error: two decimals, more for small ones (0.82, 0.041). */
+export function formatError(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+  const size = Math.abs(value) > 0 ? Math.floor(Math.log10(Math.abs(value))) : 0;
+  return formatNumber(value, Math.min(6, Math.max(2, 1 - size)));
+}
+
+/** 99 → "99th percentile", 52 → "52nd percentile", 99.5 → "99.5th percentile". */
+export function formatPercentile(percentile) {
+  const p = Math.round(percentile * 10) / 10;
+  if (!Number.isInteger(p)) return `${formatNumber(p, 1)}th percentile`;
+  const tens = p % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' }[p % 10] ?? 'th');
+  return `${p}${suffix} percentile`;
+}
+
+/**
+ * Why the LSTM flagged a reading: "error 0.82 > threshold 0.41 (99th
+ * percentile × 2.0)"; the rule in brackets when it is known.
+ */
+export function explainLstm({ score, threshold, percentile = null, ratio = null }) {
+  const rule = percentile === null || percentile === undefined ? ''
+    : ` (${formatPercentile(percentile)}${ratio === null || ratio === undefined ? '' : ` × ${formatRatio(ratio)}`})`;
+  return `error ${formatError(score)} > threshold ${formatError(threshold)}${rule}`;
+}
+
+/** "99th percentile of held-out errors × 2.0": the LSTM's threshold rule in words. */
+export function formatRule({ percentile, ratio }) {
+  return `${formatPercentile(percentile)} of held-out errors × ${formatRatio(ratio)}`;
+}
+
+/** The LSTM threshold's multiplier: 2.0, 0.25. */
+export function formatRatio(ratio) {
+  return formatNumber(ratio, Math.abs(ratio) < 0.1 ? 2 : 1);
+}
+
+/** An instant that may lie days back: the clock today, else the date as well. */
+export function formatWhen(seconds) {
+  if (seconds === null || seconds === undefined) return '–';
+  const date = new Date(seconds * 1000);
+  const today = new Date().toDateString() === date.toDateString();
+  return today ? formatClock(seconds) : `${day.format(date)} ${formatClock(seconds)}`;
+}
+
 const SCENARIO_NAMES = {
   spike: 'spike', level_shift: 'level shift', drift: 'drift', noise_burst: 'noise burst', stuck: 'stuck',
 };

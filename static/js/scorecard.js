@@ -5,7 +5,7 @@
  */
 import { formatClock, formatNumber, formatSeconds, scenarioName } from './format.js';
 
-const DETECTOR_NAMES = { zscore: 'Rolling z-score' };
+const DETECTOR_NAMES = { zscore: 'Rolling z-score', lstm: 'LSTM autoencoder' };
 /** A mark and a word per status: the colour is only a help. */
 const STATUS_TEXT = { caught: '✓ caught', missed: '✗ missed', pending: '… pending' };
 const STATS = [

@@ -12,8 +12,14 @@ const listeners = [];
 
 /** Okabe–Ito. The dark theme takes sky blue for values: #0072B2 is too dim on near-black. */
 const HUES = {
-  light: { value: '#0072B2', bandFill: 'rgba(0, 114, 178, 0.10)', scenario: 'rgba(240, 228, 66, 0.38)' },
-  dark: { value: '#56B4E9', bandFill: 'rgba(86, 180, 233, 0.12)', scenario: 'rgba(240, 228, 66, 0.18)' },
+  light: {
+    value: '#0072B2', bandFill: 'rgba(0, 114, 178, 0.10)', bandFillStrong: 'rgba(0, 114, 178, 0.35)',
+    scenario: 'rgba(240, 228, 66, 0.38)',
+  },
+  dark: {
+    value: '#56B4E9', bandFill: 'rgba(86, 180, 233, 0.12)', bandFillStrong: 'rgba(86, 180, 233, 0.40)',
+    scenario: 'rgba(240, 228, 66, 0.18)',
+  },
 };
 
 function stored() {
@@ -66,6 +72,7 @@ export function palette() {
     mean: text,
     bandLine: muted,
     anomaly: '#D55E00',
+    lstm: '#CC79A7', // reddish purple: the LSTM's flags (◆), beside the z-score's vermillion ▲
     ratio: '#E69F00',
     ratioFill: 'rgba(230, 159, 0, 0.18)',
     amber: '#E69F00',

@@ -1,6 +1,7 @@
 /**
- * What the selected sensor's two charts hold and whether they follow live
- * data. A window is a number of points, or the last hour (server-downsampled
+ * What the selected sensor's charts hold and whether they follow live
+ * data (the value chart, the ratio chart, and any `others` on the same time
+ * axis, e.g. the LSTM score). A window is a number of points, or the last hour (server-downsampled
  * at first, then thinned here, so memory stays flat). While the view is paused
  * (the user zoomed, panned or pressed Pause) polling goes on and new points
  * wait in a bounded buffer; resuming jumps back to live.
@@ -11,8 +12,8 @@ const HOUR_S = 3600;
 /** Points kept in last-hour mode: the server sends at most 2000, live data thins to this. */
 const HOUR_CAP = 4000;
 
-export function createView(valueChart, ratioChart, { onPauseChange }) {
-  const both = [valueChart, ratioChart];
+export function createView(valueChart, ratioChart, { onPauseChange, others = [] }) {
+  const all = [valueChart, ratioChart, ...others];
   let mode = '100';
   let paused = false;
   let waiting = [];
@@ -22,22 +23,22 @@ export function createView(valueChart, ratioChart, { onPauseChange }) {
   const cap = () => (mode === 'hour' ? HOUR_CAP : Number(mode));
 
   function fill(points) {
-    for (const chart of both) charts.appendPoints(chart, points);
+    for (const chart of all) charts.appendPoints(chart, points);
     if (mode === 'hour') {
       const cutoff = points[points.length - 1].t - HOUR_S;
-      // The value chart decides, so both charts keep the same instants.
+      // The value chart decides, so every chart keeps the same instants.
       const dropped = charts.pointsToThin(valueChart, HOUR_CAP, HOUR_S);
-      for (const chart of both) {
+      for (const chart of all) {
         charts.dropBefore(chart, cutoff);
         charts.dropPoints(chart, dropped);
       }
     } else {
-      for (const chart of both) charts.trimToWindow(chart, cap());
+      for (const chart of all) charts.trimToWindow(chart, cap());
     }
   }
 
   function show() {
-    for (const chart of both) charts.render(chart);
+    for (const chart of all) charts.render(chart);
   }
 
   return {
@@ -72,7 +73,7 @@ export function createView(valueChart, ratioChart, { onPauseChange }) {
     clear() {
       waiting = [];
       overflowed = false;
-      for (const chart of both) charts.resetChart(chart);
+      for (const chart of all) charts.resetChart(chart);
       show();
     },
 

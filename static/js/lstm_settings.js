@@ -1,0 +1,95 @@
+/**
+ * The selected sensor's LSTM settings: window (time_steps), percentile,
+ * ratio and verdict source. Each change is sent at once and the server's
+ * refusal is shown beside the form. Also the import of every sensor's
+ * time_steps or lstm_ratio from a JSON file; the export is a download link.
+ */
+import { postJSON } from './api.js';
+
+const VERDICT_MEANING = {
+  zscore: 'the z-score alone; the LSTM\'s flags are shown but do not count.',
+  lstm: 'the LSTM alone (the z-score stands in while the LSTM cannot judge yet).',
+  either: 'a reading is an anomaly when either detector flags it.',
+  both: 'a reading is an anomaly only when both flag it (one that cannot judge yet abstains).',
+};
+
+export function createLstmSettings(ui, { postControl, onImported, sensorLabel }) {
+  const inputs = [...ui.form.querySelectorAll('[data-setting]')];
+  let sensor = null;
+
+  function say(target, text, tone = '') {
+    target.textContent = text;
+    target.className = `lstm-status small ${tone}`.trim();
+  }
+
+  function valueOf(input) {
+    if (input.tagName === 'SELECT') return input.value;
+    // The server checks ranges (and says why); a box that holds no number is refused here.
+    return input.value.trim() === '' ? null : Number(input.value);
+  }
+
+  async function send(input) {
+    const key = input.dataset.setting;
+    const value = valueOf(input);
+    showMeaning();
+    if (value === null || Number.isNaN(value)) {
+      say(ui.status, `${key}: enter a number`, 'is-error');
+      return;
+    }
+    try {
+      await postControl({ sensor, [key]: value });
+      const later = key === 'time_steps' ? ' (used at the next training)' : '';
+      say(ui.status, `${sensorLabel(sensor)}: ${key} = ${value}${later}.`, 'is-done');
+    } catch (err) {
+      say(ui.status, err.body?.message ?? err.message, 'is-error');
+    }
+  }
+
+  function showMeaning() {
+    ui.meaning.textContent = VERDICT_MEANING[ui.form.querySelector('[data-setting="verdict_source"]').value] ?? '–';
+  }
+
+  async function importFile(input) {
+    const [file] = input.files;
+    if (!file) return;
+    const key = input.dataset.settingKey;
+    try {
+      let values;
+      try {
+        values = JSON.parse(await file.text());
+      } catch {
+        say(ui.fileStatus, `${file.name} is not a JSON file.`, 'is-error');
+        return;
+      }
+      const control = await postJSON(input.dataset.importUrl, values);
+      const count = Object.keys(values).length;
+      say(ui.fileStatus, `Imported ${key} for ${count} sensor${count === 1 ? '' : 's'}; the others are back to the default.`,
+        'is-done');
+      onImported(control);
+    } catch (err) {
+      say(ui.fileStatus, `${file.name}: ${err.body?.message ?? err.message}`, 'is-error');
+    } finally {
+      input.value = ''; // choosing the same file again is a new import
+    }
+  }
+
+  for (const input of inputs) input.addEventListener('change', () => send(input));
+  for (const input of ui.files) input.addEventListener('change', () => importFile(input));
+
+  return {
+    /** Shows a /get_control answer for `name`, the selected sensor; a box being edited keeps its text. */
+    apply(control, name) {
+      if (name !== sensor) {
+        sensor = name;
+        say(ui.status, '');
+        say(ui.fileStatus, '');
+      }
+      const effective = control.sensors?.[name]?.effective;
+      if (!effective) return;
+      for (const input of inputs) {
+        if (document.activeElement !== input) input.value = String(effective[input.dataset.setting]);
+      }
+      showMeaning();
+    },
+  };
+}
