@@ -136,7 +136,7 @@ def bench_rate_during_training(epochs: int) -> tuple[str, str, str, str]:
                           "TRAINING_EPOCHS": epochs, "TRAINING_READINGS": 10_000})
         live = SamplerThread(app).start()
         try:
-            time.sleep(12.0)  # ~600 readings per sensor to train on
+            time.sleep(30.0)  # ~1,500 readings per sensor to train on
 
             def stamped(start: float, end: float) -> float:
                 """Readings/s stamped in [start, end): by reading time, so flush timing does not matter."""
@@ -232,7 +232,8 @@ def main():
                  f"{before_torch:.0f} MB before", f"+{after_training - before_torch:.0f} MB"))
 
     rows.append(bench_sampler_with_lstm(3.0 if args.quick else 10.0))
-    rows.append(bench_rate_during_training(3 if args.quick else 20))
+    # Enough epochs that the training lasts several seconds of the sampler's life.
+    rows.append(bench_rate_during_training(3 if args.quick else 100))
 
     print(f"python {sys.version.split()[0]}, torch {torch.__version__}, {os.cpu_count()} CPUs "
           f"(load average {os.getloadavg()[0]:.1f} at the end), "
