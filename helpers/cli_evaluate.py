@@ -10,7 +10,6 @@ from flask import Flask
 
 from helpers.cli import read_series
 from helpers.core.batch import DETECTORS
-from helpers.core.nab.loader import load_profiles
 from helpers.runtime.evaluation import NAB_PROFILES, corpus_files, evaluate
 
 PROFILE_LABELS = {"standard": "standard", "reward_low_FP_rate": "low FP", "reward_low_FN_rate": "low FN"}
@@ -56,9 +55,7 @@ def init_app(app: Flask) -> None:
             labels = json.loads(labels_path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise click.BadParameter(f"{labels_path} is not JSON: {exc}", param_hint="--labels") from None
-        profiles = NAB_PROFILES if profiles_path is None else load_profiles(profiles_path.parent.parent) \
-            if profiles_path.name == "profiles.json" and profiles_path.parent.name == "config" \
-            else json.loads(profiles_path.read_text(encoding="utf-8"))
+        profiles = NAB_PROFILES if profiles_path is None else json.loads(profiles_path.read_text(encoding="utf-8"))
         names = corpus_files(corpus_dir, labels)
         if not names:
             raise click.UsageError(f"no file named in {labels_path} was found under {corpus_dir}")

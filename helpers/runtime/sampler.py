@@ -88,7 +88,8 @@ class Sampler:
         self.names: dict[int, str] = {}
         self.schedules: dict[int, Schedule] = {}
         self.session_id: Optional[int] = None
-        self._shape_models: dict[int, int] = {}  # sensor id -> id of the LSTM model attached
+        # sensor id -> (id of the LSTM model attached, percentile, ratio of its threshold)
+        self._shape_models: dict[int, tuple[int, float, float]] = {}
         self._broken_models: set[int] = set()
         self._line = None  # (model id, scorer, aligner) while the line's model scores
         self._buffer: list[dict[str, Any]] = []
@@ -121,7 +122,8 @@ class Sampler:
             self.monitors[sensor.id] = monitor
             self.names[sensor.id] = sensor.name
             self.schedules[sensor.id] = Schedule(due, due - session.started_at, period)
-        self.line_id = queries.the_line().id
+        the_line = queries.the_line()
+        self.line_id, self.line_target = the_line.id, registry.line_target(the_line.name)
         # A session interrupted by a restart cannot continue its random stream; it
         # goes on from a derived seed (only uninterrupted sessions repeat exactly).
         self.source.reset(session.seed if not resumed else hash((session.seed, now)) & 0x7FFFFFFF)
@@ -139,8 +141,7 @@ class Sampler:
             if settings["sample_rate_hz"] != monitor.settings["sample_rate_hz"]:
                 self.schedules[sensor_id].rebase(1.0 / settings["sample_rate_hz"])
             monitor.configure(settings)
-        self._sync_shape_models()
-        self._sync_line_model(line)
+        self._sync_shape_models(line)
         self._apply_rebaselines(now)
         produced = 0
         if line["running"]:
@@ -152,10 +153,10 @@ class Sampler:
             self.flush(now)
         return produced
 
-    def _sync_shape_models(self) -> None:
-        """Attach each enabled sensor's active LSTM, follow switches, keep its threshold rule current."""
+    def _sync_shape_models(self, line: dict[str, Any]) -> None:
+        """Attach each enabled sensor's and the line's active LSTM, follow switches and threshold rules."""
         enabled = {sid for sid, m in self.monitors.items() if m.settings["lstm_enabled"]}
-        active = registry.active_models() if enabled else {}
+        active = registry.active_models() if enabled or line["line_lstm_enabled"] else {}
         for sensor_id, monitor in self.monitors.items():
             wanted = active.get(registry.sensor_target(self.names[sensor_id])) if sensor_id in enabled else None
             if wanted is None or wanted[0] in self._broken_models:
@@ -163,20 +164,21 @@ class Sampler:
                 self._shape_models.pop(sensor_id, None)
                 continue
             model_id, path = wanted
-            if self._shape_models.get(sensor_id) != model_id:
+            settings = monitor.settings
+            rule = (model_id, settings["lstm_percentile"], settings["lstm_ratio"])
+            attached = self._shape_models.get(sensor_id)
+            if attached is None or attached[0] != model_id:
                 monitor.shape = self._load_scorer(model_id, path)
                 if monitor.shape is None:
                     continue
-                self._shape_models[sensor_id] = model_id
-            settings = monitor.settings
-            monitor.shape.threshold = monitor.shape.trained.threshold(settings["lstm_percentile"],
-                                                                      settings["lstm_ratio"])
+            if attached != rule:  # the percentile lookup runs only when the rule changes
+                monitor.shape.threshold = monitor.shape.trained.threshold(rule[1], rule[2])
+                self._shape_models[sensor_id] = rule
+        self._sync_line_model(line, active)
 
-    def _sync_line_model(self, line: dict[str, Any]) -> None:
+    def _sync_line_model(self, line: dict[str, Any], active: dict[str, tuple[int, str]]) -> None:
         """Attach the line's active multivariate model while it is enabled; follow switches."""
-        wanted = None
-        if line["line_lstm_enabled"]:
-            wanted = registry.active_models().get(registry.line_target(queries.the_line().name))
+        wanted = active.get(self.line_target) if line["line_lstm_enabled"] else None
         if wanted is None or wanted[0] in self._broken_models:
             self._line = None
             return

@@ -74,11 +74,11 @@ def overview():
     line, overrides = queries.load_settings()
     sensors = []
     latest_id = None
+    ids = {s.name: s.id for s in queries.all_sensors()}
     for status in queries.sensor_statuses():
         threshold = queries.effective(line, overrides, status["name"])["z_threshold"]
-        sensor = queries.sensor_by_name(status["name"])
         points = [{"id": r["id"], "t": r["t"], "value": r["value"], "anomaly": bool(r["anomaly"])}
-                  for r in queries.latest_readings(sensor.id, per_sensor, since)]
+                  for r in queries.latest_readings(ids[status["name"]], per_sensor, since)]
         if status["last_id"] is not None:
             latest_id = max(latest_id or 0, status["last_id"])
         sensors.append({**status, "z_threshold": threshold, "chance_ratio": chance_ratio(threshold),
