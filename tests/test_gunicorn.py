@@ -69,6 +69,10 @@ def worker_pids(master_pid):
 
 def test_two_workers_sample_each_sensor_once_at_its_rate(gunicorn_server):
     base, db_path, proc = gunicorn_server
+    # /healthz can answer while the second worker is still booting: wait for both.
+    deadline = time.time() + 30
+    while len(worker_pids(proc.pid)) < 2 and time.time() < deadline:
+        time.sleep(0.2)
     assert len(worker_pids(proc.pid)) == 2
     # Requests reach both workers (each starts a candidate); only the lease holder samples.
     for _ in range(20):
