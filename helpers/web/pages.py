@@ -9,3 +9,8 @@ bp = Blueprint("pages", __name__)
 @bp.get("/")
 def index():
     return render_template("index.html")
+
+
+@bp.get("/evaluate")
+def evaluate():
+    return render_template("evaluate.html")
