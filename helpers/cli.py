@@ -8,13 +8,14 @@ import math
 import signal
 import sys
 import threading
-from typing import IO, Iterator, NamedTuple
+from typing import IO, NamedTuple
 
 import click
 from click.core import ParameterSource
 from flask import Flask, current_app
 
 from helpers.config import setting_seeds
+from helpers.core import series_csv
 from helpers.core.batch import DETECTORS, MULTIVARIATE, score_series
 from helpers.core.lstm.windows import NotEnoughDataError
 from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
@@ -34,33 +35,10 @@ def init_db() -> None:
 
 def read_series(stream: IO[str], name: str) -> tuple[list[str], list[float]]:
     """Read ``timestamp,value`` rows; any problem is an InputError naming the line."""
-    reader = csv.DictReader(stream)
-    if reader.fieldnames is None:
-        raise InputError(f"{name}: the file is empty")
-    missing = {"timestamp", "value"} - {f.strip() for f in reader.fieldnames}
-    if missing:
-        raise InputError(f"{name}: missing column(s) {', '.join(sorted(missing))}; "
-                         f"expected a header with timestamp,value (found {','.join(reader.fieldnames)})")
-    timestamps, values = [], []
-    for row in _stripped(reader):
-        line = reader.line_num
-        raw = row.get("value")
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            raise InputError(f"{name}, line {line}: value {raw!r} is not a number") from None
-        if not math.isfinite(value):
-            raise InputError(f"{name}, line {line}: value {raw!r} is not a finite number")
-        timestamps.append(row.get("timestamp") or "")
-        values.append(value)
-    if not values:
-        raise InputError(f"{name}: no data rows after the header")
-    return timestamps, values
-
-
-def _stripped(reader: csv.DictReader) -> Iterator[dict[str, str]]:
-    for row in reader:
-        yield {(k or "").strip(): v.strip() if isinstance(v, str) else v for k, v in row.items()}
+    try:
+        return series_csv.read_series(stream, name)
+    except series_csv.SeriesError as exc:
+        raise InputError(str(exc)) from None
 
 
 def score_file(source: IO[str], name: str, output: IO[str], detector: str, options: dict) -> int:

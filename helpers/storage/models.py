@@ -185,3 +185,27 @@ class LineScore(db.Model):
     model_id: Mapped[int] = mapped_column(ForeignKey("detector_models.id"))
 
     __table_args__ = (Index("ix_line_scores_line_id", "line_id", "id"),)
+
+
+class AnalysisJob(db.Model):
+    """Long work a person asked for (an evaluation, a backtest), run outside the request.
+
+    Any worker answers the progress poll from this row. ``payload`` (the input
+    series) and ``result`` are large and deferred, so the poll never reads them.
+    """
+
+    __tablename__ = "analysis_jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)  # evaluation | backtest
+    status: Mapped[str] = mapped_column(String(16))  # queued, running, done, failed
+    name: Mapped[str] = mapped_column(String(256))
+    params: Mapped[str] = mapped_column(Text)  # JSON: what was asked
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=1)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    step: Mapped[str] = mapped_column(String(256), default="")
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[Optional[float]] = mapped_column(Float)
+    payload: Mapped[Optional[str]] = mapped_column(Text, deferred=True)
+    result: Mapped[Optional[str]] = mapped_column(Text, deferred=True)
