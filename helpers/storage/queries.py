@@ -395,3 +395,31 @@ def latest_line_scores(window: int, since_id: Optional[int] = None) -> list[dict
         query = query.where(LineScore.id > since_id)
     rows = db.session.connection().execute(query.order_by(LineScore.id.desc()).limit(window)).all()
     return [dict(zip(fields, row)) for row in reversed(rows)]
+
+
+# --- backtests ---------------------------------------------------------------
+
+BACKTEST_FIELDS = ("t", "value", "zscore_anomaly", "lstm_score", "lstm_threshold", "lstm_anomaly")
+
+
+def count_between(sensor_id: int, start: float, end: float) -> int:
+    return db.session.scalar(select(func.count()).select_from(Reading).where(
+        Reading.sensor_id == sensor_id, Reading.t >= start, Reading.t < end))
+
+
+def backtest_rows(sensor_id: int, start: float, end: float, chunk: int = 20_000) -> Iterable[tuple]:
+    """A sensor's readings in [start, end) as BACKTEST_FIELDS tuples, oldest first, fetched in chunks."""
+    columns = [getattr(Reading, f) for f in BACKTEST_FIELDS]
+    result = db.session.connection().execution_options(stream_results=True).execute(
+        select(*columns).where(Reading.sensor_id == sensor_id, Reading.t >= start, Reading.t < end)
+        .order_by(Reading.t, Reading.id))
+    for part in result.partitions(chunk):
+        yield from part
+
+
+def values_before(sensor_id: int, t: float, count: int) -> list[float]:
+    """The ``count`` readings of a sensor just before ``t``, oldest first (the detector's warm-up)."""
+    rows = db.session.connection().execute(
+        select(Reading.value).where(Reading.sensor_id == sensor_id, Reading.t < t)
+        .order_by(Reading.t.desc()).limit(count)).all()
+    return [r[0] for r in reversed(rows)]
