@@ -53,3 +53,23 @@ def test_usage_errors(runner, tmp_path):
     labels.write_text("not json")
     assert runner.invoke(args=["evaluate", str(tmp_path), "--labels", str(labels),
                                "--detector", "zscore"]).exit_code == 2
+
+
+def test_the_bundled_examples_evaluate_without_the_corpus(runner):
+    """A fresh clone has no ../shared: `flask evaluate` still runs end to end on examples/nab."""
+    from helpers.core.nab import examples as bundled
+    from helpers.core.nab.scorer import FileScores, score_corpus
+    from helpers.runtime.evaluation import NAB_PROFILES
+
+    root = bundled.EXAMPLES_DIR
+    result = runner.invoke(args=["evaluate", str(root / "data"), "--labels", str(root / "labels.json"),
+                                 "--results", str(root / "reference" / "numenta"), "--detector", "zscore",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    zscore, numenta = json.loads(result.stdout)
+    assert zscore["detector"] == "zscore" and zscore["files"] == 5 and not zscore["failed"]
+    files = [FileScores(e.name, bundled.load_series(e)[0], bundled.reference_scores(e, "numenta"))
+             for e in bundled.examples().values()]
+    labels = {e.name: e.windows for e in bundled.examples().values()}
+    for profile, weights in NAB_PROFILES.items():
+        assert numenta["scores"][profile] == pytest.approx(score_corpus(files, labels, weights).score)
