@@ -15,6 +15,7 @@ import { createControls } from './controls.js';
 import { createLstmPanel } from './lstm.js';
 import { createLstmSettings } from './lstm_settings.js';
 import { createLineScores } from './linescores.js';
+import { createBacktest } from './backtest.js';
 import { currentTheme, onThemeChange, palette, toggleTheme } from './theme.js';
 import { formatClock, formatNumber, formatPercent, formatRule, scenarioName } from './format.js';
 
@@ -119,6 +120,7 @@ const lstmSettings = createLstmSettings({
   files: [...document.querySelectorAll('[data-import-url]')], fileStatus: $('settings-file-status'),
 }, { postControl, onImported: applyControl, sensorLabel });
 const lineScores = createLineScores($('line-score-chart'), $('line-scores-hint'), { url: urls.lineScores, colours });
+const backtest = createBacktest($('backtest'), { postControl, sensorLabel, colours });
 
 const state = {
   sensors: null,
@@ -225,6 +227,7 @@ function applyControl(control) {
   sensorLstm.apply(control);
   lineLstm.apply(control);
   lstmSettings.apply(control, state.sensor);
+  backtest.apply(control);
 }
 
 function renderViewState(paused) {
@@ -285,6 +288,7 @@ async function loadSensors() {
   state.sensors = sensors;
   ui.sensorSelect.replaceChildren(...sensors.map((s) => new Option(s.unit ? `${s.label} (${s.unit})` : s.label, s.name)));
   overview.setSensors(sensors);
+  backtest.setSensors(sensors);
   line.setStations(overview.stations());
   if (!sensors.some((s) => s.name === state.sensor)) state.sensor = sensors[0].name;
   showSelection();
@@ -403,6 +407,7 @@ function showSelection() {
   sensorLstm.setTarget(sensorTarget(state.sensor));
   overview.select(state.sensor);
   line.select(state.sensor);
+  backtest.follow(state.sensor);
 }
 
 function selectSensor(name) {
@@ -503,7 +508,7 @@ function bindEvents() {
   onThemeChange(() => {
     colours = palette();
     for (const chart of liveCharts) charts.applyColours(chart, colours);
-    for (const part of [sensorLstm, lineLstm, lineScores]) part.setColours(colours);
+    for (const part of [sensorLstm, lineLstm, lineScores, backtest]) part.setColours(colours);
     line.setColours(colours);
     overview.setColours(colours);
     renderThemeToggle();
