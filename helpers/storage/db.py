@@ -35,3 +35,27 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+def add_missing_columns() -> list[str]:
+    """Add nullable columns that a newer version declares to tables an older one created.
+
+    ``create_all`` makes missing tables but never alters existing ones; this keeps a
+    ``data.db`` from an earlier release working. Returns ``table.column`` for each added.
+    """
+    from sqlalchemy import inspect, text
+
+    inspector = inspect(db.engine)
+    added = []
+    for table in db.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=db.engine.dialect)
+            with db.engine.begin() as connection:
+                connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+            added.append(f"{table.name}.{column.name}")
+    return added

@@ -132,6 +132,9 @@ class SamplerLease(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner: Mapped[Optional[str]] = mapped_column(String(128))
     heartbeat_at: Mapped[Optional[float]] = mapped_column(Float)
+    # The holder's health, for /metrics: how far behind schedule its last step was, and how long it took.
+    lag_s: Mapped[Optional[float]] = mapped_column(Float)
+    loop_s: Mapped[Optional[float]] = mapped_column(Float)
 
 
 class DetectorModel(db.Model):
@@ -209,3 +212,106 @@ class AnalysisJob(db.Model):
     finished_at: Mapped[Optional[float]] = mapped_column(Float)
     payload: Mapped[Optional[str]] = mapped_column(Text, deferred=True)
     result: Mapped[Optional[str]] = mapped_column(Text, deferred=True)
+
+
+# --- telling people: states, alarms, e-mail, counters (issue 6) ----------------
+
+class StateChange(db.Model):
+    """A sensor or the line (``sensor_id`` NULL) changed between ``normal`` and ``high_usage``."""
+
+    __tablename__ = "state_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sensor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sensors.id"))
+    t: Mapped[float] = mapped_column(Float)
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    ratio: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_state_changes_sensor_t", "sensor_id", "t"),)
+
+
+class Alarm(db.Model):
+    """One incident of one rule on one sensor (``sensor_id`` NULL: the line), from raise to clear.
+
+    Lifecycle as in plant control rooms: active and unacknowledged → acknowledged
+    (who, when, a note) → cleared; it may clear before anyone acknowledges it.
+    ``notify`` is False when a cooldown, a shelf or a maintenance window kept it quiet
+    (``suppressed`` says which). ``classification``: NULL, ``false_alarm`` or ``real_fault``.
+    """
+
+    __tablename__ = "alarms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sensor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sensors.id"))
+    rule: Mapped[str] = mapped_column(String(16))  # state | burst
+    status: Mapped[str] = mapped_column(String(16))  # active | cleared
+    raised_at: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)  # JSON: the numbers when it fired
+    cleared_at: Mapped[Optional[float]] = mapped_column(Float)
+    clear_reason: Mapped[Optional[str]] = mapped_column(Text)
+    notify: Mapped[bool] = mapped_column(Boolean, default=True)
+    suppressed: Mapped[Optional[str]] = mapped_column(Text)
+    acked_at: Mapped[Optional[float]] = mapped_column(Float)
+    acked_by: Mapped[Optional[str]] = mapped_column(String(64))
+    ack_note: Mapped[Optional[str]] = mapped_column(Text)
+    classification: Mapped[Optional[str]] = mapped_column(String(16))
+    classified_by: Mapped[Optional[str]] = mapped_column(String(64))
+    classified_at: Mapped[Optional[float]] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_alarms_raised_at", "raised_at"), Index("ix_alarms_status", "status"))
+
+
+class Shelf(db.Model):
+    """A sensor's alarms shelved (recorded, not sent) until ``until``."""
+
+    __tablename__ = "shelves"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"))
+    until: Mapped[float] = mapped_column(Float)
+    by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class MaintenanceWindow(db.Model):
+    """Planned work: alarms of the sensor (NULL: every sensor and the line) are recorded, not sent."""
+
+    __tablename__ = "maintenance_windows"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sensor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sensors.id"))
+    starts_at: Mapped[float] = mapped_column(Float)
+    ends_at: Mapped[float] = mapped_column(Float)
+    note: Mapped[str] = mapped_column(Text, default="")
+    by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class OutboxMessage(db.Model):
+    """An e-mail waiting to be sent, or its outcome: the queue that never blocks the sampler and loses nothing."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[Optional[int]] = mapped_column(ForeignKey("alarms.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # raise | clear | test
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[Optional[str]] = mapped_column(Text)
+    recipients: Mapped[str] = mapped_column(Text)  # JSON list
+    status: Mapped[str] = mapped_column(String(16))  # queued | sent | failed (gave up)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[Optional[float]] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+
+class SensorCounter(db.Model):
+    """Running totals per sensor, kept by the sampler at each flush: Prometheus counters without a COUNT(*)."""
+
+    __tablename__ = "sensor_counters"
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"), primary_key=True)
+    readings: Mapped[int] = mapped_column(BigInteger, default=0)
+    anomalies: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 from helpers.core.scenarios import Scenario as ScenarioSpec
 from helpers.core.settings_schema import SETTINGS, defaults
 from helpers.core.simulator import SensorProfile
-from helpers.storage.db import db
+from helpers.storage.db import add_missing_columns, db
 from helpers.storage.models import (BaselineEvent, Line, LineScore, Reading, SamplerLease, Scenario, Sensor,
                                     Session, Setting)
 
@@ -25,6 +25,7 @@ def init_db(profiles: Sequence[SensorProfile], seeds: Mapping[str, Any], simulat
             now: Optional[float] = None) -> None:
     """Create missing tables and seed what a first start needs; existing rows are left alone."""
     db.create_all()
+    add_missing_columns()
     session = db.session
     line = session.scalar(select(Line).where(Line.name == "line-1"))
     if line is None:

@@ -94,10 +94,9 @@ export function formatRatio(ratio) {
   return formatNumber(ratio, Math.abs(ratio) < 0.1 ? 2 : 1);
 }
 
-/** An instant that may lie days back: the clock today, else the date as well. */
 const day = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
 
-/** A time as the clock alone when it is today, with the date before it otherwise. */
+/** An instant that may lie days back: the clock today, else the date as well. */
 export function formatWhen(seconds) {
   if (seconds === null || seconds === undefined) return '–';
   const date = new Date(seconds * 1000);
