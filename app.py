@@ -10,9 +10,9 @@ from flask import Flask
 
 from helpers import cli, cli_evaluate, cli_models
 from helpers.config import load_config
-from helpers.runtime import service
+from helpers.runtime import mailer, service
 from helpers.storage import db as storage
-from helpers.web import errors, pages
+from helpers.web import errors, metrics, pages
 from helpers.web.api import bp as api_bp
 
 
@@ -26,11 +26,13 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     app.json.sort_keys = False  # polled JSON is large; sorting its keys is wasted work
     storage.init_app(app)
     errors.init_app(app)
+    mailer.init_app(app)
     cli.init_app(app)
     cli_models.init_app(app)
     cli_evaluate.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(metrics.bp)
     with app.app_context():
         cli.init_db()
     if app.config["SAMPLER_AUTOSTART"]:

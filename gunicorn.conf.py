@@ -1,7 +1,8 @@
 """gunicorn settings: ``gunicorn -c gunicorn.conf.py 'app:create_app()'``.
 
 Every worker starts a sampler candidate as soon as it boots; the database
-lease lets exactly one of them sample (see helpers/storage/lease.py).
+lease lets exactly one of them sample (see helpers/storage/lease.py). Every
+worker also starts a mail sender; outbox claims send each message once.
 """
 import os
 
@@ -22,13 +23,15 @@ def on_starting(server):
 def post_worker_init(worker):
     import logging
 
-    from helpers.runtime import service
+    from helpers.runtime import mailer, service
 
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
 
     if worker.wsgi.config["SAMPLER_AUTOSTART"]:
         service.ensure_started(worker.wsgi)
+    if mailer.autostart(worker.wsgi.config):
+        service.ensure_mail_sender(worker.wsgi)
 
 
 def worker_exit(server, worker):

@@ -12,7 +12,7 @@ from helpers.runtime.service import SamplerThread
 
 def make_app(tmp_path, **overrides):
     config = {"DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}", "SAMPLER_AUTOSTART": False,
-              "SIMULATOR_SEED": 1, "TESTING": True}
+              "SIMULATOR_SEED": 1, "TESTING": True, "MAIL_AUTOSTART": False}
     config.update(overrides)
     return create_app(config)
 

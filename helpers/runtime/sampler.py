@@ -21,6 +21,7 @@ from helpers.core.align import LineAligner
 from helpers.core.monitor import SensorMonitor
 from helpers.core.scenarios import Scenario
 from helpers.runtime import retraining
+from helpers.runtime.alerting import Alerting
 from helpers.storage import lease, queries
 from helpers.storage import model_registry as registry
 from helpers.storage.db import db
@@ -96,6 +97,7 @@ class Sampler:
         self._line_buffer: list[dict[str, Any]] = []
         self._last_flush = 0.0
         self.readings_stored = 0
+        self.alerting = Alerting(app)
 
     # --- one pass ----------------------------------------------------------
 
@@ -129,6 +131,7 @@ class Sampler:
         self.source.reset(session.seed if not resumed else hash((session.seed, now)) & 0x7FFFFFFF)
         self.session_id = session.id
         self._last_flush = now
+        self.alerting.start()
 
     def step(self) -> int:
         """Produce, judge and buffer every reading that is due; returns how many."""
@@ -146,6 +149,8 @@ class Sampler:
         produced = 0
         if line["running"]:
             produced = self._produce(now, line["anomaly_level"])
+            if produced:
+                self.alerting.observe_line(now, line)
         else:
             for schedule in self.schedules.values():
                 schedule.rebase(schedule.period, skip_to=now)
@@ -233,6 +238,7 @@ class Sampler:
         self.source.reset(session.seed)
         self._shape_models.clear()  # reattached fresh at the next step: no window carried over
         self._line = None
+        self.alerting.reset()
         for sensor_id, monitor in self.monitors.items():
             monitor.reset()
             monitor.shape = None
@@ -288,6 +294,9 @@ class Sampler:
                     "scenario_id": scenario.id if scenario else None,
                 })
                 produced += 1
+                self.alerting.observe(sensor_id, due, verdict.judged or (shape is not None and shape.error is not None),
+                                      seen.anomaly, seen.ratio, {"value": value, "z": verdict.z, "threshold": threshold},
+                                      monitor.settings)
         if self._line is not None:
             self._score_line(rows[first_new:])
         return produced
@@ -296,11 +305,13 @@ class Sampler:
         """Store the buffered readings in one transaction."""
         if self._buffer:
             queries.insert_readings(self._buffer)
+            queries.bump_counters(self._buffer)
             self.readings_stored += len(self._buffer)
             self._buffer = []
         if self._line_buffer:
             queries.insert_line_scores(self._line_buffer)
             self._line_buffer = []
+        self.alerting.flush(self.clock() if now is None else now)
         db.session.commit()
         self._last_flush = self.clock() if now is None else now
 
@@ -314,6 +325,7 @@ class Sampler:
             holding = False
             last_beat = 0.0
             last_retrain_check = self.clock()
+            worst_lag = worst_loop = 0.0
             while not stop.is_set():
                 try:
                     now = self.clock()
@@ -321,6 +333,9 @@ class Sampler:
                         was_holding = holding
                         holding = lease.try_acquire(self.owner, now, ttl)
                         last_beat = now
+                        if holding and was_holding:
+                            lease.report_health(self.owner, worst_lag, worst_loop)
+                            worst_lag = worst_loop = 0.0
                         if holding and not was_holding:
                             log.info("sampler %s took the lease", self.owner)
                             self.monitors.clear()
@@ -333,7 +348,10 @@ class Sampler:
                     if not holding:
                         stop.wait(min(ttl / 4, 2.0))
                         continue
+                    due = min((sch.due for sch in self.schedules.values()), default=now)
+                    worst_lag = max(worst_lag, now - due)
                     self.step()
+                    worst_loop = max(worst_loop, self.clock() - now)
                     if now - last_retrain_check >= cfg["RETRAIN_CHECK_SECONDS"]:
                         last_retrain_check = now
                         retraining.tick(self.app, now)

@@ -1,7 +1,8 @@
-"""Starts the sampler thread after the server has forked, once per process.
+"""Starts the sampler and the mail sender threads after the server has forked, once per process.
 
-Each process only becomes a *candidate*: the database lease decides which one
-samples, so the line is sampled exactly once however many workers run.
+Each process only becomes a sampler *candidate*: the database lease decides which
+one samples, so the line is sampled exactly once however many workers run. Every
+process sends mail; claims in the outbox make each message go out once.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Optional
 from flask import Flask
 
 from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
+from helpers.runtime.mailer import MailSender
 from helpers.runtime.sampler import Sampler
 
 
@@ -31,8 +33,25 @@ class SamplerThread:
         self.thread.join(timeout)
 
 
+class MailThread:
+    def __init__(self, app: Flask):
+        self.stop_event = threading.Event()
+        self.sender = MailSender(app)
+        self.thread = threading.Thread(target=self.sender.run, args=(self.stop_event,),
+                                       name="linewatch-mail", daemon=True)
+
+    def start(self) -> "MailThread":
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)
+
+
 _lock = threading.Lock()
 _running: dict[int, SamplerThread] = {}  # by pid: a forked child must start its own
+_mail_running: dict[int, MailThread] = {}
 
 
 def ensure_started(app: Flask) -> Optional[SamplerThread]:
@@ -44,9 +63,23 @@ def ensure_started(app: Flask) -> Optional[SamplerThread]:
         return _running[pid]
 
 
-def stop_running() -> None:
-    """Stop this process's sampler (flushes and hands the lease back)."""
+def ensure_mail_sender(app: Flask) -> Optional[MailThread]:
+    """Start this process's mail sender unless it is already running."""
+    pid = os.getpid()
     with _lock:
-        handle = _running.pop(os.getpid(), None)
-    if handle is not None:
-        handle.stop()
+        if pid not in _mail_running:
+            _mail_running[pid] = MailThread(app).start()
+        return _mail_running[pid]
+
+
+def stop_running() -> None:
+    """Stop this process's sampler (flushes and hands the lease back) and its mail sender.
+
+    A message being sent at that moment keeps its claim until the claim expires,
+    then another sender retries it.
+    """
+    with _lock:
+        handles = [_running.pop(os.getpid(), None), _mail_running.pop(os.getpid(), None)]
+    for handle in handles:
+        if handle is not None:
+            handle.stop()

@@ -40,3 +40,10 @@ def heartbeat_age(now: float) -> Optional[float]:
     if lease is None or lease.heartbeat_at is None:
         return None
     return max(now - lease.heartbeat_at, 0.0)
+
+
+def report_health(owner: str, lag_s: float, loop_s: float) -> None:
+    """The holder's worst lag behind schedule and longest step since its last beat (for /metrics)."""
+    db.session.execute(update(SamplerLease).where(SamplerLease.id == 1, SamplerLease.owner == owner)
+                       .values(lag_s=lag_s, loop_s=loop_s))
+    db.session.commit()

@@ -304,6 +304,11 @@ class OutboxMessage(db.Model):
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float)
     sent_at: Mapped[Optional[float]] = mapped_column(Float)
+    last_error_at: Mapped[Optional[float]] = mapped_column(Float)
+    # A sender (any worker) claims a message before sending it, so it goes out once;
+    # a claim left by a dead sender expires at ``claimed_until``.
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(128))
+    claimed_until: Mapped[Optional[float]] = mapped_column(Float)
 
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
 

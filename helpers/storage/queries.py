@@ -6,14 +6,15 @@ import random
 import time
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
 from helpers.core.scenarios import Scenario as ScenarioSpec
 from helpers.core.settings_schema import SETTINGS, defaults
 from helpers.core.simulator import SensorProfile
+from helpers.storage.alarms import real_fault_spans
 from helpers.storage.db import add_missing_columns, db
 from helpers.storage.models import (BaselineEvent, Line, LineScore, Reading, SamplerLease, Scenario, Sensor,
-                                    Session, Setting)
+                                    SensorCounter, Session, Setting)
 
 LINE_SCOPE = ""
 READING_FIELDS = ("id", "t", "value", "mean", "std", "z", "threshold", "anomaly", "anomaly_ratio",
@@ -42,6 +43,13 @@ def init_db(profiles: Sequence[SensorProfile], seeds: Mapping[str, Any], simulat
             session.add(Setting(scope=LINE_SCOPE, key=key, value=json.dumps(value)))
     if session.get(SamplerLease, 1) is None:
         session.add(SamplerLease(id=1))
+    session.flush()
+    counted = set(session.scalars(select(SensorCounter.sensor_id)))
+    for sensor in session.scalars(select(Sensor)):
+        if sensor.id not in counted:  # once, for a database from before the counters
+            readings, anomalies = session.execute(select(func.count(), func.coalesce(func.sum(
+                case((Reading.anomaly, 1), else_=0)), 0)).where(Reading.sensor_id == sensor.id)).one()
+            session.add(SensorCounter(sensor_id=sensor.id, readings=readings, anomalies=anomalies))
     session.commit()
     if current_session() is None:
         start_session(simulator_seed, time.time() if now is None else now)
@@ -141,6 +149,18 @@ def last_rebaseline_at(sensor_id: int) -> Optional[float]:
 
 
 # --- readings --------------------------------------------------------------
+
+def bump_counters(rows: Sequence[Mapping[str, Any]]) -> None:
+    """Add a batch of readings to the per-sensor running totals (in the caller's transaction)."""
+    totals: dict[int, list[int]] = {}
+    for row in rows:
+        total = totals.setdefault(row["sensor_id"], [0, 0])
+        total[0] += 1
+        total[1] += bool(row["anomaly"])
+    for sensor_id, (readings, anomalies) in totals.items():
+        db.session.execute(update(SensorCounter).where(SensorCounter.sensor_id == sensor_id).values(
+            readings=SensorCounter.readings + readings, anomalies=SensorCounter.anomalies + anomalies))
+
 
 def insert_readings(rows: Sequence[Mapping[str, Any]]) -> None:
     """Bulk insert (one executemany): the sampler's hot path."""
@@ -326,8 +346,9 @@ def training_readings(sensor_id: int, data_from: Optional[float], data_to: Optio
     """Values to learn normal operation from, oldest first, with how many were left out and the time span.
 
     Without a range: the newest ``limit`` readings. Left out: readings without a
-    z-score verdict (learning), flagged by any detector, or inside an injected
-    scenario — otherwise a slow fault would be learned as normal.
+    z-score verdict (learning), flagged by any detector, inside an injected
+    scenario, or inside an alarm an operator marked as a real fault — otherwise
+    a slow fault would be learned as normal.
     """
     query = select(Reading.t, Reading.value, Reading.z, Reading.zscore_anomaly, Reading.anomaly,
                    Reading.scenario_id).where(Reading.sensor_id == sensor_id)
@@ -337,9 +358,11 @@ def training_readings(sensor_id: int, data_from: Optional[float], data_to: Optio
         query = query.where(Reading.t < data_to)
     rows = db.session.connection().execute(query.order_by(Reading.id.desc()).limit(limit)).all()
     rows.reverse()
+    faults = real_fault_spans(sensor_id, time.time())
     # (Row.t is SQLAlchemy's tuple accessor, so columns are unpacked by position.)
     kept = [(t, value) for t, value, z, z_anomaly, anomaly, scenario_id in rows
-            if z is not None and not z_anomaly and not anomaly and scenario_id is None]
+            if z is not None and not z_anomaly and not anomaly and scenario_id is None
+            and not any(start <= t <= end for start, end in faults)]
     return ([value for _, value in kept], len(rows) - len(kept),
             kept[0][0] if kept else None, kept[-1][0] if kept else None)
 

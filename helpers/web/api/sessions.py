@@ -8,7 +8,7 @@ from flask import Response, request, stream_with_context
 
 from helpers.core.scorecard import DEFAULT_GRACE_S, Event, score
 from helpers.core.session_file import SessionFileError, parse_replay, to_csv_lines
-from helpers.storage import queries, sessions
+from helpers.storage import alarms, queries, sessions
 from helpers.web.api import bp
 from helpers.web.errors import ApiError
 from helpers.web.params import int_arg, json_object
@@ -54,7 +54,9 @@ def scorecard():
         # The LSTM gets a card while it is on for some sensor, or once it has flagged something.
         if detector == "zscore" or flags or lstm_on:
             detectors[detector] = score(events, flags, now, DEFAULT_GRACE_S)
-    return {"session": queries.session_dict(session), "grace_s": DEFAULT_GRACE_S, "detectors": detectors}
+    # Operators' marks on the session's alarms: the ground truth a real line has (no injected scenarios there).
+    return {"session": queries.session_dict(session), "grace_s": DEFAULT_GRACE_S, "detectors": detectors,
+            "operator_marks": alarms.operator_marks(session.started_at, end)}
 
 
 @bp.get("/api/session/export.csv", endpoint="export_session")
