@@ -241,3 +241,17 @@ def test_settings_import_rejects_bad_files_whole(client, key, body, status, fiel
     before = client.get("/get_control").get_json()
     error_of(client.post(f"/api/settings/{key}.json", json=body), status, field)
     assert client.get("/get_control").get_json() == before
+
+
+def test_get_data_around_a_moment_returns_the_readings_centred_on_it(tmp_path):
+    """An alert e-mail links to ``/?sensor=…&at=T``; the dashboard asks for the readings around T."""
+    from tests.conftest import make_app
+    from tests.helpers_for_tests import FakeClock, drive, started_sampler
+
+    app = make_app(tmp_path, SAMPLE_RATE_HZ=1.0)
+    clock = FakeClock(1_800_000_000.0)
+    drive(app, started_sampler(app, clock), clock, 120.0, tick=1.0)
+    body = app.test_client().get("/get_data?sensor=vibration&around=1800000060&seconds=20").get_json()
+    assert [p["t"] for p in body["points"]] == [1_800_000_050.0 + i for i in range(20)]
+    bad = app.test_client().get("/get_data?sensor=vibration&around=soon")
+    assert bad.status_code == 400 and bad.get_json()["field"] == "around"

@@ -334,11 +334,13 @@ def recent_anomalies(limit: int, sensor_id: Optional[int] = None) -> list[dict[s
     return [dict(zip(("sensor", "label", "unit") + fields, row)) for row in rows]
 
 
-def readings_since_time(sensor_id: int, since_t: float) -> list[dict[str, Any]]:
-    """A sensor's readings from ``since_t`` on, oldest first (the (sensor_id, t) index serves it)."""
+def readings_since_time(sensor_id: int, since_t: float, until_t: Optional[float] = None) -> list[dict[str, Any]]:
+    """A sensor's readings from ``since_t`` on (before ``until_t``), oldest first (the (sensor_id, t) index serves it)."""
     columns = [getattr(Reading, f) for f in READING_FIELDS]
-    query = select(*columns).where(Reading.sensor_id == sensor_id, Reading.t >= since_t).order_by(Reading.id)
-    return [dict(zip(READING_FIELDS, row)) for row in db.session.connection().execute(query)]
+    query = select(*columns).where(Reading.sensor_id == sensor_id, Reading.t >= since_t)
+    if until_t is not None:
+        query = query.where(Reading.t < until_t)
+    return [dict(zip(READING_FIELDS, row)) for row in db.session.connection().execute(query.order_by(Reading.id))]
 
 
 def training_readings(sensor_id: int, data_from: Optional[float], data_to: Optional[float],

@@ -19,6 +19,7 @@ MAX_WINDOW = 10_000
 MAX_SECONDS = 86_400
 SECONDS_MAX_POINTS = 2_000
 MAX_SCENARIO_SECONDS = 3600.0
+AROUND_SECONDS = 900
 
 
 def chance_ratio(threshold: float) -> float:
@@ -41,8 +42,16 @@ def get_data():
     window = int_arg("window", 100, 1, MAX_WINDOW)
     since = int_arg("since", None, 0, 2**63 - 1)
     seconds = int_arg("seconds", None, 1, MAX_SECONDS)
+    around = int_arg("around", None, 0, 10**11)
     downsampled = False
-    if seconds is not None and since is None:
+    if around is not None and since is None:
+        # A moment in the past (an alert e-mail's link): the readings centred on it.
+        span = seconds or AROUND_SECONDS
+        rows = queries.readings_since_time(sensor.id, around - span / 2, around + span / 2)
+        downsampled = len(rows) > SECONDS_MAX_POINTS
+        if downsampled:
+            rows = keep_anomalies_and_every_kth(rows, SECONDS_MAX_POINTS)
+    elif seconds is not None and since is None:
         rows = queries.readings_since_time(sensor.id, time.time() - seconds)
         downsampled = len(rows) > SECONDS_MAX_POINTS
         if downsampled:
