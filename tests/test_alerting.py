@@ -158,7 +158,7 @@ def test_acknowledge_classify_and_real_faults_stay_out_of_training_data(line):
     drive(app, sampler, clock, 30.0, tick=0.5)
     inject(app, clock, seconds=12.0)
     drive(app, sampler, clock, 15.0, tick=0.5)
-    alarm = client.get("/api/alarms").get_json()["alarms"][0]
+    alarm = next(a for a in client.get("/api/alarms").get_json()["alarms"] if a["sensor"] == "vibration")
     assert client.post(f"/api/alarms/{alarm['id']}/ack", json={"note": "x"}).get_json()["field"] == "by"
     acked = client.post(f"/api/alarms/{alarm['id']}/ack", json={"by": "Ana", "note": "checking the bearing"})
     assert acked.status_code == 200 and acked.get_json()["lifecycle"] == "acknowledged"
@@ -216,3 +216,13 @@ def test_the_flood_indicator_counts_the_last_ten_minutes(line):
     app, client, clock, sampler = line
     flood = client.get("/api/alarms").get_json()["flood"]
     assert flood == {"last_10_min": 0, "limit": 10, "flood": False}
+
+
+def test_the_exit_ratio_must_stay_below_the_enter_ratio(client):
+    bad = client.post("/send_control", json={"high_usage_exit": 0.2})
+    assert bad.status_code == 400 and bad.get_json()["field"] == "high_usage_exit"
+    bad = client.post("/send_control", json={"sensor": "vibration", "high_usage_enter": 0.05})
+    assert bad.status_code == 400 and bad.get_json()["field"] == "high_usage_enter"
+    both = client.post("/send_control", json={"high_usage_enter": 0.3, "high_usage_exit": 0.2})
+    assert both.status_code == 200
+    assert client.get("/get_control").get_json()["high_usage_exit"] == 0.2

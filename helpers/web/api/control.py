@@ -28,10 +28,27 @@ def send_control():
         changes = validate_changes(body, per_sensor=sensor is not None)
     except SettingError as exc:
         raise ApiError(400, str(exc), exc.field) from None
+    _check_state_thresholds(changes, sensor)
     queries.save_settings(changes, scope=sensor.name if sensor else queries.LINE_SCOPE)
     if to_rebaseline is not None:
         queries.request_rebaseline(to_rebaseline, time.time())
     return queries.control_state()
+
+
+def _check_state_thresholds(changes: dict, sensor) -> None:
+    """The exit ratio must lie below the enter ratio, or the state could never settle (hysteresis)."""
+    if "high_usage_enter" not in changes and "high_usage_exit" not in changes:
+        return
+    line, overrides = queries.load_settings()
+    if sensor is None:
+        after = {**line, **changes}
+    else:
+        own = {k: v for k, v in {**overrides.get(sensor.name, {}), **changes}.items() if v is not None}
+        after = {**line, **own}
+    if after["high_usage_exit"] >= after["high_usage_enter"]:
+        field = "high_usage_exit" if "high_usage_exit" in changes else "high_usage_enter"
+        raise ApiError(400, f"high_usage_exit ({after['high_usage_exit']}) must be below high_usage_enter "
+                            f"({after['high_usage_enter']})", field)
 
 
 @bp.get("/api/settings/<key>.json", endpoint="export_setting")
