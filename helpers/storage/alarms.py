@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy import func, or_, select
@@ -19,11 +20,16 @@ CLASSIFICATIONS = ("false_alarm", "real_fault")
 
 def latest_states() -> dict[Optional[int], str]:
     """Each target's current state (sensor id, or None for the line) from its latest change."""
+    return {key: state for key, (state, _since) in latest_changes().items()}
+
+
+def latest_changes() -> dict[Optional[int], tuple[str, float]]:
+    """Each target's current state and since when, from its latest change."""
     latest = (select(StateChange.sensor_id, func.max(StateChange.id).label("id"))
               .group_by(StateChange.sensor_id).subquery())
-    rows = db.session.execute(select(StateChange.sensor_id, StateChange.to_state)
+    rows = db.session.execute(select(StateChange.sensor_id, StateChange.to_state, StateChange.t)
                               .join(latest, StateChange.id == latest.c.id)).all()
-    return {sensor_id: state for sensor_id, state in rows}
+    return {sensor_id: (state, t) for sensor_id, state, t in rows}
 
 
 def open_alarms() -> list[Alarm]:
@@ -66,7 +72,8 @@ def suppression(sensor_id: Optional[int], t: float) -> Optional[str]:
         shelf = db.session.scalar(select(Shelf).where(Shelf.sensor_id == sensor_id, Shelf.created_at <= t,
                                                       Shelf.until > t).order_by(Shelf.until.desc()).limit(1))
         if shelf is not None:
-            return f"shelved by {shelf.by} until {shelf.until:.0f}" + (f" ({shelf.reason})" if shelf.reason else "")
+            until = datetime.fromtimestamp(shelf.until).strftime("%Y-%m-%d %H:%M")
+            return f"shelved by {shelf.by} until {until}" + (f" ({shelf.reason})" if shelf.reason else "")
     window = db.session.scalar(select(MaintenanceWindow).where(
         MaintenanceWindow.starts_at <= t, MaintenanceWindow.ends_at > t,
         or_(MaintenanceWindow.sensor_id.is_(None), MaintenanceWindow.sensor_id == sensor_id)).limit(1))
@@ -106,6 +113,12 @@ def list_alarms(limit: int, active_only: bool = False, since_id: Optional[int] =
         query = query.where(Alarm.id > since_id)
     names = sensor_names()
     return [alarm_dict(a, names) for a in db.session.scalars(query)]
+
+
+def open_count() -> int:
+    """Alarms that still need someone: active, or cleared but never acknowledged."""
+    return db.session.scalar(select(func.count()).select_from(Alarm).where(
+        or_(Alarm.status == "active", Alarm.acked_at.is_(None)))) or 0
 
 
 def flood(now: float) -> dict[str, Any]:

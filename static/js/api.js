@@ -26,6 +26,11 @@ export function postJSON(url, body) {
   });
 }
 
+/** DELETE `url` (a resource the URL names); the answer's JSON, if any. */
+export function deleteJSON(url) {
+  return request(url, { method: 'DELETE' });
+}
+
 /** POST a multipart form (e.g. a file upload); the browser writes the boundary header itself. */
 export function postForm(url, formData) {
   return request(url, { method: 'POST', body: formData });

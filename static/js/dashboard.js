@@ -16,6 +16,7 @@ import { createLstmPanel } from './lstm.js';
 import { createLstmSettings } from './lstm_settings.js';
 import { createLineScores } from './linescores.js';
 import { createBacktest } from './backtest.js';
+import { createAlerts } from './alerts.js';
 import { currentTheme, onThemeChange, palette, toggleTheme } from './theme.js';
 import { formatClock, formatNumber, formatPercent, formatRule, scenarioName } from './format.js';
 
@@ -121,6 +122,10 @@ const lstmSettings = createLstmSettings({
 }, { postControl, onImported: applyControl, sensorLabel });
 const lineScores = createLineScores($('line-score-chart'), $('line-scores-hint'), { url: urls.lineScores, colours });
 const backtest = createBacktest($('backtest'), { postControl, sensorLabel, colours });
+const alerts = createAlerts($('alerts'), {
+  postControl, sensorLabel, overview: $('overview'),
+  navbar: { lineState: $('line-state-badge'), unacked: $('unacked-badge') },
+});
 
 const state = {
   sensors: null,
@@ -228,6 +233,7 @@ function applyControl(control) {
   lineLstm.apply(control);
   lstmSettings.apply(control, state.sensor);
   backtest.apply(control);
+  alerts.apply(control);
 }
 
 function renderViewState(paused) {
@@ -289,6 +295,7 @@ async function loadSensors() {
   ui.sensorSelect.replaceChildren(...sensors.map((s) => new Option(s.unit ? `${s.label} (${s.unit})` : s.label, s.name)));
   overview.setSensors(sensors);
   backtest.setSensors(sensors);
+  alerts.setSensors(sensors);
   line.setStations(overview.stations());
   if (!sensors.some((s) => s.name === state.sensor)) state.sensor = sensors[0].name;
   showSelection();

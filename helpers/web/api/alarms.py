@@ -43,6 +43,7 @@ def list_alarms():
     active = request.args.get("active") in ("1", "true")
     now = time.time()
     return {"alarms": store.list_alarms(limit, active_only=active, since_id=since), "flood": store.flood(now),
+            "open_count": store.open_count(),
             "shelves": store.active_shelves(now), "maintenance": store.maintenance_windows(now)}
 
 
@@ -117,17 +118,15 @@ def delete_maintenance(window_id: int):
 def states():
     """Each sensor's and the line's state now, with the thresholds that decide it, and the recent changes."""
     line, overrides = queries.load_settings()
-    current = store.latest_states()
+    current = store.latest_changes()
     changes = store.state_timeline(int_arg("limit", 100, 1, 1000))
-    since = {}
-    for change in reversed(changes):
-        since[change["target"]] = change["t"]
     rules = ("high_usage_enter", "high_usage_exit", "high_usage_hold_s")
     sensors = {}
     for sensor in queries.all_sensors():
         settings = queries.effective(line, overrides, sensor.name)
-        sensors[sensor.name] = {"state": current.get(sensor.id, "normal"), "since": since.get(sensor.name),
-                                **{k: settings[k] for k in rules}}
-    return {"sensors": sensors, "line": {"state": current.get(None, "normal"), "since": since.get("line"),
+        state, since = current.get(sensor.id, ("normal", None))
+        sensors[sensor.name] = {"state": state, "since": since, **{k: settings[k] for k in rules}}
+    line_state, line_since = current.get(None, ("normal", None))
+    return {"sensors": sensors, "line": {"state": line_state, "since": line_since,
                                          **{k: line[k] for k in rules}},
             "timeline": changes}
