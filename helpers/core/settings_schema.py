@@ -57,6 +57,9 @@ SETTINGS: dict[str, SettingSpec] = {s.name: s for s in (
                 help="a burst alarm clears when its windows hold at most this many anomalies"),
     SettingSpec("alert_cooldown_s", float, 300.0, 0.0, 86_400.0,
                 help="after an alert, the same rule on the same sensor stays quiet this long"),
+    SettingSpec("source", str, "simulator", per_sensor=False,
+                choices=("simulator", "push", "csv_replay", "system", "graphql", "promql", "influxdb", "mqtt"),
+                help="where the line's readings come from"),
     SettingSpec("verdict_source", str, "zscore", choices=("zscore", "lstm", "either", "both"),
                 help="which detector's verdict drives the anomaly ratio and everything downstream"),
 )}

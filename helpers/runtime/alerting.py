@@ -50,6 +50,11 @@ class Alerting:
                 self.targets[sensor_id].last_sent[rule] = t
         self.pending = []
 
+    def add_sensor(self, sensor) -> None:
+        """A sensor registered while the sampler runs (pushed readings)."""
+        self.labels[sensor.id] = (sensor.name, sensor.label, sensor.unit)
+        self.targets[sensor.id] = SensorAlerts()
+
     def reset(self) -> None:
         """A new session: every sensor relearns, so states start normal (open alarms are cleared at the flush)."""
         for key, target in self.targets.items():

@@ -22,11 +22,14 @@ from helpers.core.monitor import SensorMonitor
 from helpers.core.scenarios import Scenario
 from helpers.runtime import retraining
 from helpers.runtime.alerting import Alerting
-from helpers.storage import lease, queries
+from helpers.storage import ingest_queue, lease, queries
 from helpers.storage import model_registry as registry
 from helpers.storage.db import db
 
 log = logging.getLogger(__name__)
+
+# Queued ingest batches (up to 10,000 readings each) judged per step at most, so a backlog cannot stall the loop.
+INGEST_BATCHES_PER_STEP = 20
 
 
 class Source(Protocol):
@@ -97,6 +100,9 @@ class Sampler:
         self._line_buffer: list[dict[str, Any]] = []
         self._last_flush = 0.0
         self.readings_stored = 0
+        # Queued ingest batches judged since the last flush (deleted in its transaction), and the last one taken.
+        self._taken: list[int] = []
+        self._taken_until = 0
         self.alerting = Alerting(app)
 
     # --- one pass ----------------------------------------------------------
@@ -148,7 +154,9 @@ class Sampler:
         self._apply_rebaselines(now)
         produced = 0
         if line["running"]:
-            produced = self._produce(now, line["anomaly_level"])
+            if line["source"] == "simulator":
+                produced = self._produce(now, line["anomaly_level"])
+            produced += self._consume()
             if produced:
                 self.alerting.observe_line(now, line)
         else:
@@ -269,40 +277,70 @@ class Sampler:
                 log.warning("sampler fell %.1f s behind on %s; skipping ahead", now - schedule.due, name)
                 schedule.rebase(schedule.period, skip_to=now)
             mine = scenarios.get(sensor_id, [])
-            threshold = monitor.settings["z_threshold"]
             while schedule.due <= now:
                 due, offset = schedule.due, schedule.offset
                 schedule.k += 1
                 scenario = _scenario_at(mine, offset) if mine else None
                 try:
                     value = self.source.sample(name, offset, anomaly_level, scenario)
-                    seen = monitor.observe(value)
+                    self._judge(sensor_id, due, value, scenario.id if scenario else None)
                 except Exception:  # one bad reading must not stop the line
                     log.exception("reading of %s at %.3f failed; skipped", name, due)
                     continue
-                verdict, shape = seen.verdict, seen.shape
-                if verdict.relearned:
-                    queries.record_relearn(sensor_id, due)
-                rows.append({
-                    "sensor_id": sensor_id, "t": due, "value": value, "mean": verdict.mean,
-                    "std": verdict.std, "z": verdict.z, "threshold": threshold,
-                    "anomaly": seen.anomaly, "zscore_anomaly": verdict.anomaly,
-                    "lstm_score": shape.error if shape else None, "lstm_threshold": seen.shape_threshold,
-                    "lstm_anomaly": shape.anomaly if shape and shape.error is not None else None,
-                    "anomaly_ratio": seen.ratio,
-                    "baseline_state": verdict.state, "completeness": verdict.completeness,
-                    "scenario_id": scenario.id if scenario else None,
-                })
                 produced += 1
-                self.alerting.observe(sensor_id, due, verdict.judged or (shape is not None and shape.error is not None),
-                                      seen.anomaly, seen.ratio, {"value": value, "z": verdict.z, "threshold": threshold},
-                                      monitor.settings)
         if self._line is not None:
             self._score_line(rows[first_new:])
         return produced
 
+    def _judge(self, sensor_id: int, t: float, value: float, scenario_id: Optional[int]) -> None:
+        """Every detector's verdict on one reading, buffered for the next flush; the alert rules see it too."""
+        monitor = self.monitors[sensor_id]
+        threshold = monitor.settings["z_threshold"]
+        seen = monitor.observe(value)
+        verdict, shape = seen.verdict, seen.shape
+        if verdict.relearned:
+            queries.record_relearn(sensor_id, t)
+        self._buffer.append({
+            "sensor_id": sensor_id, "t": t, "value": value, "mean": verdict.mean,
+            "std": verdict.std, "z": verdict.z, "threshold": threshold,
+            "anomaly": seen.anomaly, "zscore_anomaly": verdict.anomaly,
+            "lstm_score": shape.error if shape else None, "lstm_threshold": seen.shape_threshold,
+            "lstm_anomaly": shape.anomaly if shape and shape.error is not None else None,
+            "anomaly_ratio": seen.ratio,
+            "baseline_state": verdict.state, "completeness": verdict.completeness,
+            "scenario_id": scenario_id,
+        })
+        self.alerting.observe(sensor_id, t, verdict.judged or (shape is not None and shape.error is not None),
+                              seen.anomaly, seen.ratio, {"value": value, "z": verdict.z, "threshold": threshold},
+                              monitor.settings)
+
+    def _consume(self) -> int:
+        """Judge the queued readings of the push and pull sources, oldest batch first; each batch once."""
+        consumed = 0
+        for batch_id, rows in ingest_queue.next_batches(self._taken_until, INGEST_BATCHES_PER_STEP):
+            for sensor_id, t, value in rows:
+                if sensor_id not in self.monitors:
+                    self._add_sensor(sensor_id)
+                self._judge(sensor_id, t, value, None)
+            self._taken.append(batch_id)
+            self._taken_until = batch_id
+            consumed += len(rows)
+        return consumed
+
+    def _add_sensor(self, sensor_id: int) -> None:
+        """A sensor that the ingest API registered while the sampler ran: a fresh monitor for it."""
+        line, overrides = queries.load_settings()
+        sensor = next(s for s in queries.all_sensors() if s.id == sensor_id)
+        settings = queries.effective(line, overrides, sensor.name)
+        self.monitors[sensor_id] = SensorMonitor(settings)
+        self.names[sensor_id] = sensor.name
+        self.schedules[sensor_id] = Schedule(self.clock(), 0.0, 1.0 / settings["sample_rate_hz"])
+        self.alerting.add_sensor(sensor)
+
     def flush(self, now: Optional[float] = None) -> None:
         """Store the buffered readings in one transaction."""
+        ingest_queue.drop(self._taken)
+        self._taken = []
         if self._buffer:
             queries.insert_readings(self._buffer)
             queries.bump_counters(self._buffer)
@@ -345,6 +383,7 @@ class Sampler:
                             log.warning("sampler %s lost the lease; dropping %d unsaved readings",
                                         self.owner, len(self._buffer))
                             self._buffer, self._line_buffer = [], []
+                            self._taken, self._taken_until = [], 0
                     if not holding:
                         stop.wait(min(ttl / 4, 2.0))
                         continue

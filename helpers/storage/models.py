@@ -27,6 +27,8 @@ class Sensor(db.Model):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(128))
     unit: Mapped[str] = mapped_column(String(16))
+    # The time of the latest reading accepted for it (stored, or queued by the ingest API): later ones only.
+    last_t: Mapped[Optional[float]] = mapped_column(Float)
 
 
 class Setting(db.Model):
@@ -320,3 +322,42 @@ class SensorCounter(db.Model):
     sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"), primary_key=True)
     readings: Mapped[int] = mapped_column(BigInteger, default=0)
     anomalies: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- real data in (issue 7) ---------------------------------------------------
+
+class IngestBatch(db.Model):
+    """Readings accepted (pushed, or read by a pull source) and not yet judged: the sampler's queue.
+
+    Stored in the transaction that acknowledges them, deleted in the one that stores
+    their verdicts, so an acknowledged reading is never lost and never judged twice.
+    ``rows`` is JSON ``[[sensor_id, t, value], ...]``.
+    """
+
+    __tablename__ = "ingest_batches"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[str] = mapped_column(Text)
+
+
+class IngestKey(db.Model):
+    """An idempotency key a client sent with a batch: a retry of the same batch is acknowledged, not stored twice."""
+
+    __tablename__ = "ingest_keys"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the ingest API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[Optional[float]] = mapped_column(Float)
+    last_used_at: Mapped[Optional[float]] = mapped_column(Float)

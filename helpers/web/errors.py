@@ -41,5 +41,5 @@ def init_app(app: Flask) -> None:
 
 
 def _reason(status: int) -> str:
-    return {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+    return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
             409: "conflict", 413: "too_large", 415: "unsupported_media_type"}.get(status, "error")
