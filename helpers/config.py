@@ -53,6 +53,7 @@ _FIELDS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "SHIFT_STARTS": ("06:00 Early,14:00 Late,22:00 Night", str),
     "INGEST_MAX_BYTES": (4 * 1024 * 1024, int),
     "INGEST_MAX_FUTURE_S": (300.0, float),
+    "REPLAY_MAX_UPLOAD_BYTES": (10 * 1024 * 1024, int),
     "INGEST_AUTO_REGISTER": (False, lambda v: v.strip().lower() in ("1", "true", "yes", "on")),
     "Z_THRESHOLD": (None, float),
     "MODEL_SIZE": (None, int),

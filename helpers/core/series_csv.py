@@ -5,6 +5,7 @@ Shared by ``flask score``/``flask evaluate`` (files on disk) and the Evaluate pa
 from __future__ import annotations
 
 import csv
+import io
 import math
 from datetime import datetime, timezone
 from typing import IO, Any, Iterator, Optional, Sequence
@@ -111,3 +112,49 @@ def snapped_windows(raw: Any, timestamps: Sequence[str], name: Optional[str] = N
             raise SeriesError(f"window {number}: no row of the series lies between {window[0]} and {window[1]}")
         out.append((timestamps[inside[0]], timestamps[inside[-1]]))
     return sorted(out)
+
+
+def read_columns(text: str, name: str) -> tuple[list[float], dict[str, list[float]]]:
+    """A CSV with a ``timestamp`` column and one or more numeric columns → epoch seconds and each column's values.
+
+    Times without a zone are UTC. Any problem is a SeriesError naming the line.
+
+    >>> read_columns("timestamp,a,b\\n2020-01-01 00:00:00,1,2\\n2020-01-01 00:00:05,3,4\\n", "f.csv")
+    ([1577836800.0, 1577836805.0], {'a': [1.0, 3.0], 'b': [2.0, 4.0]})
+    """
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader, [])]
+    if "timestamp" not in header:
+        raise SeriesError(f"{name}: the header must have a timestamp column (found {','.join(header) or 'nothing'})")
+    time_at = header.index("timestamp")
+    names = [h for i, h in enumerate(header) if i != time_at]
+    if not names or any(not h for h in names):
+        raise SeriesError(f"{name}: every column besides timestamp needs a name (a sensor)")
+    times: list[float] = []
+    columns: dict[str, list[float]] = {h: [] for h in names}
+    for cells in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            raise SeriesError(f"{name}, line {line}: {len(cells)} fields where the header has {len(header)}")
+        try:
+            times.append(parse_time(cells[time_at]).replace(tzinfo=timezone.utc).timestamp())
+        except ValueError as exc:
+            raise SeriesError(f"{name}, line {line}: timestamp {exc}") from None
+        for i, h in enumerate(header):
+            if i == time_at:
+                continue
+            try:
+                value = float(cells[i])
+            except ValueError:
+                raise SeriesError(f"{name}, line {line}: {h} {cells[i]!r} is not a number") from None
+            if not math.isfinite(value):
+                raise SeriesError(f"{name}, line {line}: {h} {cells[i]!r} is not a finite number")
+            columns[h].append(value)
+    if not times:
+        raise SeriesError(f"{name}: no data rows after the header")
+    if any(b < a for a, b in zip(times, times[1:])):
+        line = next(i for i, (a, b) in enumerate(zip(times, times[1:]), 3) if b < a)
+        raise SeriesError(f"{name}, line {line}: timestamps must not go back in time")
+    return times, columns

@@ -22,6 +22,7 @@ from helpers.core.monitor import SensorMonitor
 from helpers.core.scenarios import Scenario
 from helpers.runtime import retraining
 from helpers.runtime.alerting import Alerting
+from helpers.runtime.sources.runner import SourceRunner
 from helpers.storage import ingest_queue, lease, queries
 from helpers.storage import model_registry as registry
 from helpers.storage.db import db
@@ -100,10 +101,11 @@ class Sampler:
         self._line_buffer: list[dict[str, Any]] = []
         self._last_flush = 0.0
         self.readings_stored = 0
-        # Queued ingest batches judged since the last flush (deleted in its transaction), and the last one taken.
+        # Queued ingest batches judged since the last flush (deleted in its transaction).
         self._taken: list[int] = []
-        self._taken_until = 0
         self.alerting = Alerting(app)
+        self.sources = SourceRunner(app)
+        self.line_settings: dict[str, Any] = {}
 
     # --- one pass ----------------------------------------------------------
 
@@ -145,6 +147,7 @@ class Sampler:
         if queries.current_session_id() != self.session_id:
             self._begin_new_session()
         line, overrides = queries.load_settings()
+        self.line_settings = line
         for sensor_id, monitor in self.monitors.items():
             settings = queries.effective(line, overrides, self.names[sensor_id])
             if settings["sample_rate_hz"] != monitor.settings["sample_rate_hz"]:
@@ -317,13 +320,12 @@ class Sampler:
     def _consume(self) -> int:
         """Judge the queued readings of the push and pull sources, oldest batch first; each batch once."""
         consumed = 0
-        for batch_id, rows in ingest_queue.next_batches(self._taken_until, INGEST_BATCHES_PER_STEP):
+        for batch_id, rows in ingest_queue.next_batches(self._taken, INGEST_BATCHES_PER_STEP):
             for sensor_id, t, value in rows:
                 if sensor_id not in self.monitors:
                     self._add_sensor(sensor_id)
                 self._judge(sensor_id, t, value, None)
             self._taken.append(batch_id)
-            self._taken_until = batch_id
             consumed += len(rows)
         return consumed
 
@@ -383,7 +385,8 @@ class Sampler:
                             log.warning("sampler %s lost the lease; dropping %d unsaved readings",
                                         self.owner, len(self._buffer))
                             self._buffer, self._line_buffer = [], []
-                            self._taken, self._taken_until = [], 0
+                            self._taken = []
+                            self.sources.stop()
                     if not holding:
                         stop.wait(min(ttl / 4, 2.0))
                         continue
@@ -391,6 +394,8 @@ class Sampler:
                     worst_lag = max(worst_lag, now - due)
                     self.step()
                     worst_loop = max(worst_loop, self.clock() - now)
+                    line = self.line_settings
+                    self.sources.sync(line["source"] if line.get("running") else None)
                     if now - last_retrain_check >= cfg["RETRAIN_CHECK_SECONDS"]:
                         last_retrain_check = now
                         retraining.tick(self.app, now)
@@ -400,6 +405,7 @@ class Sampler:
                     log.exception("sampler step failed; retrying")
                     db.session.rollback()
                     stop.wait(1.0)
+            self.sources.stop()
             if holding:
                 try:
                     self.flush()

@@ -15,13 +15,15 @@ KEY_DAYS = 7
 
 
 def accept(rows: Sequence[Row], source: str, line_id: int, auto_register: bool, now: float,
-           key: Optional[str] = None) -> tuple[int, bool]:
+           key: Optional[str] = None, skip_seen: bool = False) -> tuple[int, bool]:
     """Queue the batch in one transaction; ``(count, repeated)``. BatchRejected stores nothing.
 
     ``repeated``: the key was seen before, so this is a retry of a batch already
     accepted (nothing is stored again). Unknown sensors are created when
     ``auto_register``; otherwise each is a problem. A reading older than its
-    sensor's last accepted one is a problem (late data is refused).
+    sensor's last accepted one is a problem (late data is refused) — unless
+    ``skip_seen`` (a pull source re-reading a window it read before): then readings
+    at or before the sensor's last time are dropped quietly, and the count says how many were new.
     """
     db.session.commit()  # start a fresh transaction: the write lock is taken first, below
     names = sorted({r.sensor for r in rows})
@@ -45,6 +47,11 @@ def accept(rows: Sequence[Row], source: str, line_id: int, auto_register: bool, 
             db.session.add(sensor)
             sensors[name] = sensor
         db.session.flush()
+        if skip_seen:
+            rows = [r for r in rows if sensors[r.sensor].last_t is None or r.t > sensors[r.sensor].last_t]
+            if not rows:
+                db.session.commit()
+                return 0, False
         problems = in_order(list(rows), {n: s.last_t for n, s in sensors.items()})
         if problems:
             raise BatchRejected(problems)
@@ -66,11 +73,16 @@ def accept(rows: Sequence[Row], source: str, line_id: int, auto_register: bool, 
         raise
 
 
-def next_batches(after_id: int, limit: int) -> list[tuple[int, list]]:
-    """The oldest queued batches after ``after_id`` (those already taken but not yet stored are skipped)."""
-    rows = db.session.execute(select(IngestBatch.id, IngestBatch.rows).where(IngestBatch.id > after_id)
-                              .order_by(IngestBatch.id).limit(limit)).all()
-    return [(batch_id, json.loads(raw)) for batch_id, raw in rows]
+def next_batches(taken: Sequence[int], limit: int) -> list[tuple[int, list]]:
+    """The oldest queued batches, leaving out those taken but not yet stored.
+
+    Not "after the last id": on PostgreSQL a batch can commit after one with a higher
+    id (and on SQLite ids are reused after a delete), so a cursor could skip it.
+    """
+    query = select(IngestBatch.id, IngestBatch.rows).order_by(IngestBatch.id).limit(limit)
+    if taken:
+        query = query.where(IngestBatch.id.not_in(list(taken)))
+    return [(batch_id, json.loads(raw)) for batch_id, raw in db.session.execute(query).all()]
 
 
 def drop(batch_ids: Sequence[int]) -> None:

@@ -361,3 +361,23 @@ class ApiToken(db.Model):
     created_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[Optional[float]] = mapped_column(Float)
     last_used_at: Mapped[Optional[float]] = mapped_column(Float)
+
+
+class SourceConfig(db.Model):
+    """A pull source's settings (one per kind) and how it is doing: what the dashboard's Sources panel shows.
+
+    ``config`` holds secrets (a password, a token) the API never sends back;
+    ``payload`` is a replay's uploaded series, large and deferred.
+    """
+
+    __tablename__ = "sources"
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    config: Mapped[str] = mapped_column(Text, default="{}")
+    payload: Mapped[Optional[str]] = mapped_column(Text, deferred=True)
+    state: Mapped[str] = mapped_column(String(16), default="stopped")  # stopped, running, backing_off
+    last_success_at: Mapped[Optional[float]] = mapped_column(Float)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    last_error_at: Mapped[Optional[float]] = mapped_column(Float)
+    next_try_at: Mapped[Optional[float]] = mapped_column(Float)
+    lag_s: Mapped[Optional[float]] = mapped_column(Float)
+    readings_total: Mapped[int] = mapped_column(BigInteger, default=0)
