@@ -60,6 +60,24 @@ def parse_time(raw: Any) -> datetime:
     return moment
 
 
+def epoch_seconds(value: Any) -> float:
+    """Epoch seconds given as a number, or an ISO 8601 time (a time without a zone is the server's local time,
+    as a browser's datetime-local input means it); a ValueError otherwise.
+
+    >>> epoch_seconds(1.5e9), epoch_seconds("2026-11-26T10:00:00Z")
+    (1500000000.0, 1795687200.0)
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text).timestamp()
+        except ValueError:
+            pass
+    raise ValueError("must be an ISO 8601 time or epoch seconds")
+
+
 def normalised_timestamps(timestamps: Sequence[str], name: str) -> list[str]:
     """Every timestamp as ``YYYY-MM-DD HH:MM:SS`` (the form NAB labels and scoring use).
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -17,6 +16,7 @@ from flask import Flask
 
 from helpers.core import backtest as core
 from helpers.core.scorecard import Event
+from helpers.core.series_csv import epoch_seconds
 from helpers.core.settings_schema import SettingError, coerce
 from helpers.storage import analysis_jobs, queries
 from helpers.storage import model_registry as registry
@@ -37,15 +37,10 @@ class BacktestRefused(ValueError):
 
 
 def _time(body: Mapping, field: str, default: Optional[float]) -> float:
-    value = body.get(field, default)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value).timestamp()
-        except ValueError:
-            pass
-    raise BacktestRefused(field, f"{field} must be epoch seconds or an ISO 8601 time")
+    try:
+        return epoch_seconds(body.get(field, default))
+    except ValueError as exc:
+        raise BacktestRefused(field, f"{field} {exc}") from None
 
 
 def request_backtest(app: Flask, body: Mapping[str, Any]) -> dict:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Optional
 
 import numpy as np
 from flask import current_app, request
 
+from helpers.core.series_csv import epoch_seconds
 from helpers.runtime import training
 from helpers.storage import model_registry as registry
 from helpers.storage import queries
@@ -23,14 +23,10 @@ def _time(body: dict, field: str) -> Optional[float]:
     value = body.get(field)
     if value is None:
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value).timestamp()
-        except ValueError:
-            pass
-    raise ApiError(400, f"{field} must be an ISO 8601 time or epoch seconds", field)
+    try:
+        return epoch_seconds(value)
+    except ValueError as exc:
+        raise ApiError(400, f"{field} {exc}", field) from None
 
 
 def _target_of(params) -> str:
