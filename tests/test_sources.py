@@ -62,7 +62,7 @@ def test_the_connection_test_reports_the_file_or_the_problem(client):
     upload(client, minutes_csv(61))
     client.put("/api/sources/csv_replay", json={"speed": 60})
     ok = client.post("/api/sources/csv_replay/test").get_json()
-    assert ok["ok"] and "61 rows over 1.0 h" in ok["message"] and "1.0 min" in ok["message"]
+    assert ok["ok"] and "61 rows over 60.0 min" in ok["message"] and "60 s" in ok["message"]
 
 
 def test_replay_plays_the_file_spacing_divided_by_the_speed_and_loops(app, client):
@@ -132,3 +132,17 @@ def test_replayed_readings_go_through_the_detectors_into_the_store(app, client):
     assert len(rows) == 40 and left == 0
     assert [r["value"] for r in rows] == [10.0 * i for i in range(40)]
     assert rows[-1]["completeness"] > 0 and rows[-1]["baseline_state"] in ("learning", "tracking", "excluding")
+
+
+def test_a_new_upload_restarts_a_running_replay_with_the_new_file(app, client):
+    upload(client, minutes_csv(5))
+    client.put("/api/sources/csv_replay", json={"sensor": "press_force", "speed": 60})
+    clock = FakeClock(T0)
+    worker = SourceWorker(app, "csv_replay", clock)
+    with app.app_context():
+        worker.step()
+        clock.advance(1.0)
+        upload(client, b"timestamp,value\n2024-03-01 00:00:00,-1\n2024-03-01 00:01:00,-2\n")
+        worker.step()
+    assert [v for _, _, v in queued(app)] == [0, -1]
+    assert client.get("/api/sources").get_json()["pull"][0]["file"]["rows"] == 2

@@ -374,6 +374,7 @@ class SourceConfig(db.Model):
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     config: Mapped[str] = mapped_column(Text, default="{}")
     payload: Mapped[Optional[str]] = mapped_column(Text, deferred=True)
+    payload_info: Mapped[Optional[str]] = mapped_column(Text)  # JSON: the uploaded file's name, rows, when
     state: Mapped[str] = mapped_column(String(16), default="stopped")  # stopped, running, backing_off
     last_success_at: Mapped[Optional[float]] = mapped_column(Float)
     last_error: Mapped[Optional[str]] = mapped_column(Text)

@@ -35,12 +35,19 @@ def payload(kind: str) -> Optional[Any]:
     return None if raw is None else json.loads(raw)
 
 
-def save_payload(kind: str, value: Any) -> None:
+def payload_info(kind: str) -> Optional[dict[str, Any]]:
+    """What was uploaded (name, rows, columns, when): small, so the status and the worker can read it often."""
+    raw = db.session.scalar(select(SourceConfig.payload_info).where(SourceConfig.kind == kind))
+    return None if raw is None else json.loads(raw)
+
+
+def save_payload(kind: str, value: Any, info: dict[str, Any]) -> None:
     found = db.session.scalar(select(SourceConfig).options(undefer(SourceConfig.payload))
                               .where(SourceConfig.kind == kind))
     if found is None:
         found = row(kind)
     found.payload = json.dumps(value)
+    found.payload_info = json.dumps(info)
     db.session.commit()
 
 

@@ -80,7 +80,18 @@ class CsvReplay(PullSource):
         if not self.payload:
             raise SourceError("no file uploaded yet: upload a CSV to replay")
         times = self.payload["times"]
-        span_h = (times[-1] - times[0]) / 3600.0
+        span = times[-1] - times[0]
         names = ", ".join(name for name, _ in self._sensors())
-        return (f"{self.payload.get('name', 'file')}: {len(times):,} rows over {span_h:.1f} h into {names}; "
-                f"at {self.config['speed']:g}× it plays in {span_h * 3600 / self.config['speed'] / 60:.1f} min")
+        return (f"{self.payload.get('name', 'file')}: {len(times):,} rows over {_duration(span)} into {names}; "
+                f"at {self.config['speed']:g}× it plays in {_duration(span / self.config['speed'])}")
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``3.5 min``, ``1.0 h``, ``2.0 days``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:.1f} days"

@@ -39,12 +39,13 @@ class SourceWorker:
 
     def _current_source(self) -> PullSource:
         raw = json.dumps(configs.config(self.kind), sort_keys=True)
-        if self.source is None or raw != self._config_seen:
+        seen = raw + json.dumps(configs.payload_info(self.kind))  # a new upload restarts the source too
+        if self.source is None or seen != self._config_seen:
             if self.source is not None:
                 self.source.close()
             cls = KINDS[self.kind]
             self.source = cls(json.loads(raw), self.clock, configs.payload(self.kind) if cls.needs_payload else None)
-            self._config_seen = raw
+            self._config_seen = seen
         return self.source
 
     def step(self, now: Optional[float] = None) -> int:

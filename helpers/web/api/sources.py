@@ -34,7 +34,8 @@ def _entry(cls) -> dict:
                               "secret": name in cls.secrets}
                        for name, (kind, default, help_) in cls.fields.items()},
             "config": cls.public(configs.config(cls.kind) or cls.validate({}, {})),
-            "status": configs.status(cls.kind)}
+            "status": configs.status(cls.kind),
+            **({"file": configs.payload_info(cls.kind)} if cls.needs_payload else {})}
 
 
 @bp.get("/api/sources", endpoint="sources")
@@ -102,6 +103,7 @@ def replay_file():
         raise ApiError(400, f"{upload.filename} is not UTF-8 text", "file") from None
     except series_csv.SeriesError as exc:
         raise ApiError(400, str(exc), "file") from None
-    configs.save_payload("csv_replay", {"name": upload.filename, "times": times, "columns": columns})
-    return {"name": upload.filename, "rows": len(times), "columns": list(columns),
-            "span_s": times[-1] - times[0]}, 201
+    info = {"name": upload.filename, "rows": len(times), "columns": list(columns), "span_s": times[-1] - times[0]}
+    configs.save_payload("csv_replay", {"name": upload.filename, "times": times, "columns": columns},
+                         {**info, "uploaded_at": time.time()})
+    return info, 201
