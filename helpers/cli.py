@@ -46,7 +46,8 @@ def score_file(source: IO[str], name: str, output: IO[str], detector: str, optio
     writer = csv.writer(output, lineterminator="\n")
     writer.writerow(["timestamp", "value", "score", "anomaly"])
     flagged = 0
-    for ts, value, (score, anomaly) in zip(timestamps, values, score_series(values, detector, options)):
+    for ts, value, (score, anomaly) in zip(timestamps, values,
+                                           score_series(values, detector, options, timestamps=timestamps)):
         writer.writerow([ts, repr(value), f"{score:.6f}", int(anomaly)])
         flagged += anomaly
     return flagged

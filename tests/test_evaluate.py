@@ -73,3 +73,12 @@ def test_the_bundled_examples_evaluate_without_the_corpus(runner):
     labels = {e.name: e.windows for e in bundled.examples().values()}
     for profile, weights in NAB_PROFILES.items():
         assert numenta["scores"][profile] == pytest.approx(score_corpus(files, labels, weights).score)
+
+
+def test_a_detector_that_fails_on_every_file_is_reported_not_a_crash(runner, tmp_path):
+    (tmp_path / "broken.csv").write_text("timestamp,value\n2020-01-01 00:00:00,oops\n")
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"broken.csv": []}))
+    result = runner.invoke(args=["evaluate", str(tmp_path), "--labels", str(labels), "--detector", "zscore"])
+    assert result.exit_code == 0, result.output
+    assert "left out broken.csv" in result.output and "nan" in result.output.lower()

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
+from helpers.core.detectors.contract import run
+from helpers.core.detectors.likelihood import ALARM
+from helpers.core.detectors.presets import NEEDS_TIMESTAMPS, PRESETS, make
+from helpers.core.detectors.robust_zscore import z_to_unit
 from helpers.core.lstm.windows import NotEnoughDataError, as_table
 from helpers.core.zscore import ZScoreDetector, z_to_score
 
@@ -49,15 +53,49 @@ def _lstm(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, boo
     return [(0.0, False)] * train_rows + scored
 
 
+def _preset(name: str) -> Callable[[Iterable, Mapping[str, Any]], Iterator[tuple[float, bool]]]:
+    """A z-score-family preset (:mod:`helpers.core.detectors.presets`) as a batch detector.
+
+    Readings before it is ready yield ``(0.0, False)``. The flag: a log-likelihood at
+    or above :data:`~helpers.core.detectors.likelihood.ALARM` for ``+likelihood``
+    presets, else |z| above ``z_threshold`` (default 3). Seasonal presets read
+    ``options["timestamps"]`` (one per value) and refuse to run without them.
+    """
+    def detect(values: Iterable, options: Mapping[str, Any]) -> Iterator[tuple[float, bool]]:
+        timestamps = options.get("timestamps")
+        if name in NEEDS_TIMESTAMPS and timestamps is None:
+            raise ValueError(f"{name} judges each reading against the same time of day: it needs timestamps")
+        detector = make(name)
+        if name.endswith("+likelihood"):
+            def flag(score: float) -> bool:
+                return score >= ALARM
+        else:
+            cut = z_to_unit(options.get("z_threshold", 3.0), detector.z_half)
+
+            def flag(score: float) -> bool:
+                return score > cut
+        scores = run(detector, values, timestamps if name in NEEDS_TIMESTAMPS else None)
+        return ((0.0, False) if score is None else (score, flag(score)) for score in scores)
+    return detect
+
+
 DETECTORS: dict[str, Callable[[Iterable, Mapping[str, Any]], Iterable[tuple[float, bool]]]] = {
     "zscore": _zscore,
     "lstm": _lstm,
+    **{name: _preset(name) for name in PRESETS},
 }
 
 # Detectors that take several value columns at once (one row of numbers per reading).
 MULTIVARIATE = {"lstm"}
 
 
-def score_series(values: Iterable, detector: str, options: Mapping[str, Any]) -> Iterable[tuple[float, bool]]:
-    """``(score, anomaly)`` per value, in order; each sees only the values before it (and itself)."""
+def score_series(values: Iterable, detector: str, options: Mapping[str, Any],
+                 timestamps: Optional[Sequence[str]] = None) -> Iterable[tuple[float, bool]]:
+    """``(score, anomaly)`` per value, in order; each sees only the values before it (and itself).
+
+    ``timestamps`` (one per value, as read) reach the detector as ``options["timestamps"]``;
+    only the seasonal presets use them.
+    """
+    if timestamps is not None:
+        options = {**options, "timestamps": timestamps}
     return DETECTORS[detector](values, options)

@@ -52,7 +52,7 @@ def corpus_files(corpus_dir: Path, labels: Mapping[str, Any]) -> list[str]:
 
 def _run_detector(path: Path, name: str, detector: str, options: Mapping[str, Any], read: Reader) -> FileScores:
     timestamps, values = read(path, name)
-    scores = [score for score, _anomaly in score_series(values, detector, options)]
+    scores = [score for score, _anomaly in score_series(values, detector, options, timestamps=timestamps)]
     return FileScores(name, timestamps, np.asarray(scores, dtype=np.float64))
 
 
@@ -74,6 +74,9 @@ def evaluate(detector: str, names: Sequence[str], labels: Mapping[str, Any],
             failed[name] = f"{type(exc).__name__}: {exc}"
         if progress:
             progress(done, len(names), name)
+    if not files:  # every file failed: nothing to score, the failures say why
+        return DetectorResult(detector, {p: float("nan") for p in profiles}, 0.0, 0.0, 0.0, None,
+                              time.perf_counter() - start, 0, failed)
     used = {f.name: labels[f.name] for f in files}
     results = {profile: score_corpus(files, used, weights) for profile, weights in profiles.items()}
     standard = results.get("standard") or next(iter(results.values()))

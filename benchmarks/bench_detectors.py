@@ -1,0 +1,141 @@
+"""The z-score family's cost: per reading live, and over the whole NAB dev corpus, beside the plain z-score.
+
+    .venv/bin/python benchmarks/bench_detectors.py [--readings 20000] [--corpus DIR] [--skip-corpus]
+
+1. Live cost per reading: each detector's ``update`` timed one call at a time over
+   ``--readings`` readings after its warm-up (median and p99), against the live
+   sampler's z-score (``helpers.core.zscore.ZScoreDetector.update``) in the same run.
+   Target: a median of at most 50 µs for the z-score family.
+2. The whole corpus: ``helpers.runtime.evaluation.evaluate`` per detector (what
+   ``flask evaluate`` does: read every file, run the detector, score three profiles).
+   Seasonal presets need timestamps; while ``evaluate`` does not pass them, the same
+   work is done here with ``score_series(..., timestamps=...)`` (marked *).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from table import print_table  # noqa: E402  (this folder)
+
+from helpers.core.detectors.presets import NEEDS_TIMESTAMPS, PRESETS, make  # noqa: E402
+from helpers.core.zscore import ZScoreDetector  # noqa: E402
+
+WARMUP = 2_000   # readings before timing: past every preset's warm-up
+
+
+def series(n, seed=1):
+    """A daily cycle with noise and rare spikes, one reading every 5 minutes."""
+    rng = random.Random(seed)
+    start = datetime(2014, 4, 1)
+    values = [50.0 + 10.0 * math.sin(2 * math.pi * i / 288) + 5.0 * rng.gauss(0, 1)
+              + (40.0 if rng.random() < 0.01 else 0.0) for i in range(n)]
+    stamps = [(start + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S") for i in range(n)]
+    return values, stamps
+
+
+def per_reading(update, values, stamps, with_time):
+    """Nanoseconds of each call of ``update`` after the warm-up."""
+    clock = time.perf_counter_ns
+    for x, t in zip(values[:WARMUP], stamps[:WARMUP]):
+        update(x, t) if with_time else update(x)
+    out = []
+    for x, t in zip(values[WARMUP:], stamps[WARMUP:]):
+        if with_time:
+            start = clock()
+            update(x, t)
+        else:
+            start = clock()
+            update(x)
+        out.append(clock() - start)
+    return out
+
+
+def summary(ns):
+    ns = sorted(ns)
+    return statistics.median(ns) / 1000, ns[int(0.99 * (len(ns) - 1))] / 1000
+
+
+def bench_live(readings):
+    values, stamps = series(WARMUP + readings)
+    runs = [("zscore (live sampler's, baseline)", ZScoreDetector(100, 3.0, 30).update, False)]
+    runs += [(name, make(name).update, name in NEEDS_TIMESTAMPS) for name in PRESETS]
+    table = [["detector", "median µs/reading", "p99 µs", "× baseline median", "≤ 50 µs median"]]
+    baseline = None
+    for label, update, with_time in runs:
+        median, p99 = summary(per_reading(update, values, stamps, with_time))
+        baseline = baseline or median
+        table.append([label, f"{median:.1f}", f"{p99:.1f}", f"{median / baseline:.1f}",
+                      "yes" if median <= 50 else "NO"])
+    print(f"live cost per reading: {readings:,} readings after a {WARMUP:,}-reading warm-up, one call at a time")
+    print_table(table)
+
+
+def bench_corpus(corpus):
+    import numpy as np
+
+    from helpers.cli_evaluate import read_file
+    from helpers.core.batch import score_series
+    from helpers.core.nab import FileScores, score_corpus
+    from helpers.core.nab.loader import load_labels, load_profiles
+    from helpers.runtime.evaluation import corpus_files, evaluate
+
+    labels, profiles = load_labels(corpus), load_profiles(corpus)
+    names = corpus_files(corpus / "data", labels)
+    rows = sum(len(read_file(corpus / "data" / n, n)[1]) for n in names)
+
+    def with_timestamps(detector):
+        """evaluate()'s work with the timestamps passed on: read, score, three profiles."""
+        files = []
+        for name in names:
+            timestamps, values = read_file(corpus / "data" / name, name)
+            scores = [s for s, _ in score_series(values, detector, {}, timestamps=timestamps)]
+            files.append(FileScores(name, timestamps, np.asarray(scores, dtype=np.float64)))
+        return {p: score_corpus(files, labels, w).score for p, w in profiles.items()}
+
+    table = [["detector", "seconds", "rows/s", "× zscore time", "standard", "low FP", "low FN"]]
+    baseline = None
+    for detector in ["zscore", *PRESETS]:
+        started = time.perf_counter()
+        mark = ""
+        result = evaluate(detector, names, labels, profiles, corpus_dir=corpus / "data", read=read_file) \
+            if detector not in NEEDS_TIMESTAMPS else None
+        if result is not None and not result.failed:
+            scores = result.scores
+        else:
+            scores, mark = with_timestamps(detector), " *"
+        total = time.perf_counter() - started
+        baseline = baseline or total
+        table.append([detector + mark, f"{total:.2f}", f"{rows / total:,.0f}", f"{total / baseline:.1f}",
+                      *(f"{scores[p]:.2f}" for p in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"))])
+    print(f"\nwhole corpus: {corpus} — {len(names)} files, {rows:,} rows; "
+          f"this machine's {__import__('os').cpu_count()} cores (* timestamps passed directly)")
+    print_table(table)
+
+
+def main() -> None:
+    from helpers.core.nab.loader import default_corpus_dir
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readings", type=int, default=20_000)
+    parser.add_argument("--corpus", type=Path, default=default_corpus_dir())
+    parser.add_argument("--skip-corpus", action="store_true", help="only the live cost per reading")
+    args = parser.parse_args()
+    bench_live(args.readings)
+    if args.skip_corpus:
+        return
+    if not (args.corpus / "labels" / "combined_windows.json").is_file():
+        sys.exit(f"no NAB corpus at {args.corpus} (set --corpus or NAB_CORPUS)")
+    bench_corpus(args.corpus)
+
+
+if __name__ == "__main__":
+    main()
