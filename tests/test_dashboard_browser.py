@@ -468,6 +468,20 @@ def test_last_hour_keeps_an_hour_in_bounded_memory(dashboard):
     assert kept["lastMinute"] == 600  # recent data at full detail
 
 
+def test_export_csv_follows_the_selected_sensor(dashboard, server):
+    link = dashboard.locator("#export-readings")
+    expect(link).to_have_attribute("href", "/api/readings.csv?sensor=vibration")
+    dashboard.locator("#sensor-select").select_option("pressure")
+    expect(link).to_have_attribute("href", "/api/readings.csv?sensor=pressure")
+    expect(dashboard.locator('.sensor-card[data-sensor="pressure"] [data-field="value"]')).not_to_have_text("–")
+    with dashboard.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "linewatch-readings-pressure.csv"
+    with open(download.value.path()) as f:
+        header, first = f.readline(), f.readline()
+    assert header.startswith("sensor,timestamp,t,value,") and first.startswith("pressure,")
+
+
 def test_recent_anomaly_selects_its_sensor(dashboard):
     item = dashboard.locator(".anomaly-item").first
     expect(item).to_be_visible(timeout=15_000)

@@ -121,6 +121,9 @@ def test_auto_registration_creates_the_sensor(tmp_path):
     client.post("/send_control", json={"source": "push"})
     assert client.post("/api/readings", json=batch(2, sensor="spindle_speed")).status_code == 201
     assert "spindle_speed" in {s["name"] for s in client.get("/api/sensors").get_json()["sensors"]}
+    clock = FakeClock(T + 300)
+    drive(app, started_sampler(app, clock), clock, 0.5)
+    assert 'linewatch_readings_total{sensor="spindle_speed"} 2.0' in client.get("/metrics").get_data(as_text=True)
 
 
 def test_pushes_are_refused_while_the_line_runs_its_simulator(tmp_path):

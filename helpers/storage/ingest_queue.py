@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from typing import Optional, Sequence
 
 from sqlalchemy import delete, select, update
 
 from helpers.core.ingest import BatchRejected, Problem, Row, in_order
 from helpers.storage.db import db
-from helpers.storage.models import IngestBatch, IngestKey, Sensor
+from helpers.storage.models import IngestBatch, IngestKey, Sensor, SensorCounter
 
 # How long an idempotency key is remembered: longer than any client retries one batch.
 KEY_DAYS = 7
+_by_time = itemgetter(2, 0)  # a Row's (t, number)
 
 
 def accept(rows: Sequence[Row], source: str, line_id: int, auto_register: bool, now: float,
@@ -47,6 +49,8 @@ def accept(rows: Sequence[Row], source: str, line_id: int, auto_register: bool, 
             db.session.add(sensor)
             sensors[name] = sensor
         db.session.flush()
+        for name in unknown:  # the sampler's running totals (/metrics) only add to an existing row
+            db.session.add(SensorCounter(sensor_id=sensors[name].id, readings=0, anomalies=0))
         if skip_seen:
             rows = [r for r in rows if sensors[r.sensor].last_t is None or r.t > sensors[r.sensor].last_t]
             if not rows:
@@ -55,14 +59,13 @@ def accept(rows: Sequence[Row], source: str, line_id: int, auto_register: bool, 
         problems = in_order(list(rows), {n: s.last_t for n, s in sensors.items()})
         if problems:
             raise BatchRejected(problems)
-        latest: dict[str, float] = {}
-        for r in rows:
-            latest[r.sensor] = max(latest.get(r.sensor, r.t), r.t)
+        ordered = sorted(rows, key=_by_time)
+        latest = {r.sensor: r.t for r in ordered}  # in time order, so each sensor's last is its latest
         for name, t in latest.items():
             sensors[name].last_t = t
-        ordered = sorted(rows, key=lambda r: (r.t, r.number))
+        ids = {name: sensor.id for name, sensor in sensors.items()}  # not the ORM attribute once per reading
         db.session.add(IngestBatch(received_at=now, source=source[:64], count=len(rows),
-                                   rows=json.dumps([[sensors[r.sensor].id, r.t, r.value] for r in ordered])))
+                                   rows=json.dumps([[ids[r.sensor], r.t, r.value] for r in ordered])))
         if key is not None:
             db.session.add(IngestKey(key=key, count=len(rows), received_at=now))
             db.session.execute(delete(IngestKey).where(IngestKey.received_at < now - KEY_DAYS * 86_400))

@@ -26,6 +26,15 @@ export function postJSON(url, body) {
   });
 }
 
+/** PUT `body` as JSON to `url`: the whole new state of the resource the URL names. */
+export function putJSON(url, body) {
+  return request(url, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
 /** DELETE `url` (a resource the URL names); the answer's JSON, if any. */
 export function deleteJSON(url) {
   return request(url, { method: 'DELETE' });

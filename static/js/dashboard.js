@@ -17,6 +17,8 @@ import { createLstmSettings } from './lstm_settings.js';
 import { createLineScores } from './linescores.js';
 import { createBacktest } from './backtest.js';
 import { createAlerts } from './alerts.js';
+import { createSources } from './sources.js';
+import { createExportLink } from './export_link.js';
 import { currentTheme, onThemeChange, palette, toggleTheme } from './theme.js';
 import { formatClock, formatNumber, formatPercent, formatRule, scenarioName } from './format.js';
 
@@ -109,6 +111,7 @@ const line = createLine($('line-canvas'), $('stations'), { onSelect: selectSenso
 const overview = createOverview($('overview'), $('sensor-card-template'), { onSelect: selectSensor, colours });
 const scorecard = createScorecard($('scorecard'), $('scorecard-grace'), { sensorLabel });
 const anomalyList = createAnomalyList($('anomaly-list'), { onSelect: selectSensor });
+const exportLink = createExportLink($('export-readings'));
 const controls = createControls(ui, { onChange: sendControl });
 const sensorLstm = createLstmPanel('sensor-lstm', { urls, colours, postControl });
 const lineLstm = createLstmPanel('line-lstm', { urls, colours, postControl });
@@ -126,6 +129,7 @@ const alerts = createAlerts($('alerts'), {
   postControl, sensorLabel, overview: $('overview'),
   navbar: { lineState: $('line-state-badge'), unacked: $('unacked-badge') },
 });
+const sources = createSources($('sources'), { postControl });
 
 const state = {
   sensors: null,
@@ -234,6 +238,7 @@ function applyControl(control) {
   lstmSettings.apply(control, state.sensor);
   backtest.apply(control);
   alerts.apply(control);
+  sources.apply(control);
 }
 
 function renderViewState(paused) {
@@ -415,6 +420,7 @@ function showSelection() {
   overview.select(state.sensor);
   line.select(state.sensor);
   backtest.follow(state.sensor);
+  exportLink.follow(state.sensor);
 }
 
 function selectSensor(name) {

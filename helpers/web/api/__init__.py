@@ -13,4 +13,4 @@ def _no_store(response):
     return response
 
 
-from helpers.web.api import alarms, backtest, control, evaluations, ingest, mail, models, readings, sessions, sources  # noqa: E402,F401  (registers the routes)
+from helpers.web.api import alarms, backtest, control, evaluations, export, ingest, mail, models, readings, sessions, sources  # noqa: E402,F401  (registers the routes)
