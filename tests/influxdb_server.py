@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+
+from tests import server_process
 
 INFLUXD = Path("/usr/bin/influxd")
 START_TIMEOUT_S = 30.0
@@ -83,28 +84,16 @@ class InfluxServer:
         return server
 
     def start(self) -> None:
-        log = open(self.root / "influxd.log", "ab")
-        self.process = subprocess.Popen([str(INFLUXD), "-config", str(self.config)], stdout=log, stderr=log)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"influxd exited: {(self.root / 'influxd.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response:
-                    if response.status == 204:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"influxd did not answer within {START_TIMEOUT_S:g} s")
+        def answers() -> bool:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response:
+                return response.status == 204
+
+        self.process = server_process.start([str(INFLUXD), "-config", str(self.config)], self.root / "influxd.log",
+                                            answers, START_TIMEOUT_S)
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            server_process.stop(self.process)
             self.process = None
 
     def close(self) -> None:

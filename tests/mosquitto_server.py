@@ -11,11 +11,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Optional
 
 import pytest
+
+from tests import server_process
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 MOSQUITTO_PASSWD = Path("/usr/bin/mosquitto_passwd")
@@ -55,28 +56,17 @@ class MosquittoServer:
         return server
 
     def start(self) -> None:
-        log = open(self.root / "mosquitto.log", "ab")
-        self.process = subprocess.Popen([str(MOSQUITTO), "-c", str(self.config)], stdout=log, stderr=log)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {(self.root / 'mosquitto.log').read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1), \
-                        socket.create_connection(("127.0.0.1", self.auth_port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not listen within {START_TIMEOUT_S:g} s")
+        def listens() -> bool:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1), \
+                    socket.create_connection(("127.0.0.1", self.auth_port), timeout=1):
+                return True
+
+        self.process = server_process.start([str(MOSQUITTO), "-c", str(self.config)], self.root / "mosquitto.log",
+                                            listens, START_TIMEOUT_S)
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            server_process.stop(self.process, timeout_s=10)
             self.process = None
 
     def close(self) -> None:

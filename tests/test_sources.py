@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from sqlalchemy import func, select
 
 from helpers.runtime.sources.runner import SourceWorker
@@ -11,8 +10,7 @@ from helpers.storage import queries
 from helpers.storage import source_configs as configs
 from helpers.storage.db import db
 from helpers.storage.models import IngestBatch
-from tests.conftest import make_app
-from tests.helpers_for_tests import FakeClock, drive, started_sampler
+from tests.helpers_for_tests import FakeClock, started_sampler
 
 T0 = 1_800_000_000.0
 

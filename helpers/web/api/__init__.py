@@ -13,4 +13,6 @@ def _no_store(response):
     return response
 
 
-from helpers.web.api import alarms, backtest, control, evaluations, export, ingest, mail, models, readings, sessions, sources  # noqa: E402,F401  (registers the routes)
+# Importing the route modules registers their routes on ``bp``.
+from helpers.web.api import (alarms, backtest, control, evaluations, export, ingest, mail,  # noqa: E402,F401
+                             models, readings, sessions, sources)
