@@ -162,7 +162,7 @@ function withUnit(value, state) {
 
 function createChart(canvas, series, colours, yAxis, legend, zoomable = true) {
   const state = {
-    series, colours, unit: '', digits: 2, scenarios: [], chance: null, rule: null, agreement: null,
+    series, colours, unit: '', digits: 2, scenarios: [], chance: null, rule: null, agreement: null, moment: null,
   };
   const chart = new Chart(canvas, {
     type: 'line',
@@ -428,6 +428,12 @@ export function render(chart) {
   chart.update('none');
 }
 
+/** Redraws what the annotations show (scenarios, chance, a moment) and keeps the x range: a paused view stays put. */
+export function redraw(chart) {
+  buildAnnotations(chart);
+  chart.update('none');
+}
+
 /** The value axis' unit, and the decimals that the sensor's noise deserves (from a typical std). */
 export function setValueUnit(chart, unit, std) {
   const state = stateOf.get(chart);
@@ -448,6 +454,11 @@ export function setChanceRatio(chart, ratio, threshold) {
   stateOf.get(chart).chance = { ratio, threshold };
   // Keep the line in view at low thresholds, where chance is large.
   chart.options.scales.y.suggestedMax = Math.max(1, ratio * 100 * 1.3);
+}
+
+/** A past moment to mark with a vertical line (epoch seconds; null: none), e.g. the one an alert links to. */
+export function setMoment(chart, at) {
+  stateOf.get(chart).moment = at;
 }
 
 /** Restyles in place after a theme switch. */
@@ -474,7 +485,7 @@ function styleAxes(chart, colours) {
 
 /** Only scenarios that overlap the data get a box, so their number stays bounded too. */
 function buildAnnotations(chart) {
-  const { scenarios, chance, colours, series } = stateOf.get(chart);
+  const { scenarios, chance, moment, colours, series } = stateOf.get(chart);
   const first = longestData(chart)[0]?.x ?? Infinity;
   const labelled = series[0].id === 'anomaly';
   const annotations = {};
@@ -499,7 +510,19 @@ function buildAnnotations(chart) {
       },
     };
   }
+  if (moment !== null) annotations.moment = momentLine(moment, colours, labelled);
   chart.options.plugins.annotation.annotations = annotations;
+}
+
+/** Solid and vermillion, above the data: the moment stands out from the dashed rules and the shading. */
+function momentLine(at, colours, labelled) {
+  return {
+    type: 'line', xMin: at, xMax: at, borderColor: colours.anomaly, borderWidth: 2, drawTime: 'afterDatasetsDraw',
+    label: {
+      display: labelled, content: `alert · ${formatClock(at)}`, position: 'start',
+      backgroundColor: colours.background, color: colours.text, padding: 2,
+    },
+  };
 }
 
 /** Number of points a series currently shows. */

@@ -19,8 +19,9 @@ import { createBacktest } from './backtest.js';
 import { createAlerts } from './alerts.js';
 import { createSources } from './sources.js';
 import { createExportLink } from './export_link.js';
+import { dropFromUrl, readLink } from './deep_link.js';
 import { currentTheme, onThemeChange, palette, toggleTheme } from './theme.js';
-import { formatClock, formatNumber, formatPercent, formatRule, scenarioName } from './format.js';
+import { formatClock, formatMoment, formatNumber, formatPercent, formatRule, scenarioName } from './format.js';
 
 const root = document.getElementById('linewatch');
 const urls = {
@@ -57,6 +58,11 @@ const ui = {
   offline: $('offline-banner'),
   offlineSince: $('offline-since'),
   serverError: $('server-error'),
+  linkError: $('link-error'),
+  momentBanner: $('moment-banner'),
+  momentTime: $('moment-time'),
+  momentEmpty: $('moment-empty'),
+  backToLive: $('back-to-live'),
   sensorSelect: $('sensor-select'),
   sensorTitle: $('sensor-title'),
   windowSelect: $('window-select'),
@@ -142,6 +148,10 @@ const state = {
   // Bumped around each control POST: a poll that overlapped it may carry old values.
   controlSeq: 0,
   sessionId: null,
+  // The page's link (?sensor=…&at=…), followed once the sensors are known; then null.
+  link: readLink(),
+  // Sensors the overview named before the page knew them: the list was reloaded once for each.
+  reloadedFor: new Set(),
   chance: null,
   // The selected sensor's LSTM is on (from /get_control).
   lstmOn: false,
@@ -242,10 +252,25 @@ function applyControl(control) {
 }
 
 function renderViewState(paused) {
+  const { moment } = view;
   ui.pause.textContent = paused ? 'Resume live' : 'Pause view';
   ui.pause.setAttribute('aria-pressed', String(paused));
-  ui.viewState.hidden = !paused;
-  ui.viewState.textContent = paused ? `Paused · ${view.waitingCount()} new points waiting` : '';
+  // Around a moment the banner says what the charts show.
+  ui.viewState.hidden = !paused || moment !== null;
+  ui.viewState.textContent = paused && moment === null ? `Paused · ${view.waitingCount()} new points waiting` : '';
+  renderMoment(moment);
+}
+
+/** The banner over a moment's readings; back to live, the link's moment leaves the address bar. */
+function renderMoment(moment) {
+  ui.momentBanner.hidden = moment === null;
+  if (moment === null) {
+    ui.momentEmpty.hidden = true;
+    dropFromUrl('at');
+    return;
+  }
+  ui.momentTime.dateTime = new Date(moment * 1000).toISOString();
+  ui.momentTime.textContent = formatMoment(moment);
 }
 
 function renderChance(ratio, threshold) {
@@ -271,6 +296,8 @@ function applyData(data) {
   if (points.some((p) => p.scenario_id !== null && !state.scenarioIds.has(p.scenario_id))) state.scenariosStale = true;
   view.append(points);
   if (view.paused) renderViewState(true);
+  // Nothing drawn yet around a moment: none stored there (the cursor moves with the first point).
+  if (view.moment !== null) ui.momentEmpty.hidden = state.lastId !== null;
   renderCounts();
   if (data.downsampled) ui.downsampled.hidden = false;
   renderChance(data.chance_ratio, data.z_threshold);
@@ -302,9 +329,47 @@ async function loadSensors() {
   backtest.setSensors(sensors);
   alerts.setSensors(sensors);
   line.setStations(overview.stations());
+  if (state.link) followLink(sensors);
   if (!sensors.some((s) => s.name === state.sensor)) state.sensor = sensors[0].name;
   showSelection();
   for (const fieldset of document.querySelectorAll('[data-needs-sensor]')) fieldset.disabled = false;
+}
+
+/**
+ * The page's link, once the sensors are known: its sensor selected, and its
+ * moment shown. A name the line lacks is reported, and the default sensor
+ * shown live instead.
+ */
+function followLink(sensors) {
+  const { sensor, at, badAt } = state.link;
+  state.link = null;
+  if (sensor !== null && !sensors.some((s) => s.name === sensor)) {
+    showLinkError(`The link names a sensor this line does not have (“${sensor}”): showing ${sensors[0].label} instead.`);
+    dropFromUrl('sensor', 'at');
+    return;
+  }
+  if (badAt !== null) {
+    showLinkError(`The link's time (“${badAt}”) is not a moment in epoch seconds: showing live data instead.`);
+    dropFromUrl('at');
+  }
+  if (sensor !== null) state.sensor = sensor;
+  if (at !== null) view.showMoment(at);
+}
+
+function showLinkError(message) {
+  ui.linkError.textContent = message;
+  ui.linkError.hidden = !message;
+}
+
+/**
+ * Sensors that the overview names and the page lacks (a source registered them
+ * since): the list is reloaded, once for each; a failed reload is tried again.
+ */
+async function loadNewSensors(lineData) {
+  const fresh = overview.unknown(lineData).filter((name) => !state.reloadedFor.has(name));
+  if (!fresh.length) return;
+  await loadSensors();
+  for (const name of fresh) state.reloadedFor.add(name);
 }
 
 async function tick() {
@@ -320,6 +385,7 @@ async function tick() {
     startOver();
     return;
   }
+  await loadNewSensors(lineData);
   applyOverview(lineData);
   if (generation !== state.generation) return;
   applyData(data);
@@ -395,7 +461,9 @@ function restart() {
 /** A new database: sensors, cursors and every list are reloaded. */
 function startOver() {
   state.sensors = null;
+  state.reloadedFor = new Set();
   state.overviewSince = null;
+  overview.reset();
   state.sessionId = null;
   lineScores.reset();
   sensorLstm.reload();
@@ -425,6 +493,7 @@ function showSelection() {
 
 function selectSensor(name) {
   if (name === state.sensor) return;
+  showLinkError('');
   state.sensor = name;
   showSelection();
   restart();
@@ -512,6 +581,7 @@ function bindEvents() {
     restart();
   });
   ui.pause.addEventListener('click', () => (view.paused ? resumeLive() : view.pause()));
+  ui.backToLive.addEventListener('click', resumeLive);
   ui.resetZoom.addEventListener('click', () => view.resetZoom());
   ui.rebaseline.addEventListener('click', () => sendControl({ rebaseline: state.sensor }));
   ui.scenarioForm.addEventListener('submit', injectScenario);

@@ -104,6 +104,15 @@ export function formatWhen(seconds) {
   return today ? formatClock(seconds) : `${day.format(date)} ${formatClock(seconds)}`;
 }
 
+const dayOfYear = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+
+/** A moment that a link points at, always dated (it may be opened days later): "14:03:05 on 26 Nov". */
+export function formatMoment(seconds) {
+  const date = new Date(seconds * 1000);
+  const thisYear = date.getFullYear() === new Date().getFullYear();
+  return `${formatClock(seconds)} on ${(thisYear ? day : dayOfYear).format(date)}`;
+}
+
 const SCENARIO_NAMES = {
   spike: 'spike', level_shift: 'level shift', drift: 'drift', noise_burst: 'noise burst', stuck: 'stuck',
 };

@@ -30,11 +30,28 @@ export function createOverview(container, template, { onSelect, colours }) {
   }
 
   return {
-    /** Builds one card per sensor, in line order. */
+    /** One card per sensor, in line order; a sensor that has a card keeps it, with its sparkline. */
     setSensors(sensors) {
+      const kept = new Map(cards);
       cards.clear();
-      for (const sensor of sensors) cards.set(sensor.name, build(sensor));
+      for (const sensor of sensors) {
+        const card = kept.get(sensor.name);
+        cards.set(sensor.name, card && sameSensor(card.sensor, sensor) ? card : build(sensor));
+      }
       container.replaceChildren(...[...cards.values()].map((card) => card.root));
+    },
+
+    /** Forgets every card's readings: the database was replaced, and its ids started again. */
+    reset() {
+      for (const card of cards.values()) {
+        card.points = [];
+        drawSparkline(card, palette);
+      }
+    },
+
+    /** The sensors an /api/overview answer names that have no card (registered since the list was loaded). */
+    unknown(overview) {
+      return overview.sensors.map((status) => status.name).filter((name) => !cards.has(name));
     },
 
     /** Applies an /api/overview answer: new readings, values, ratios, states. */
@@ -75,6 +92,11 @@ export function createOverview(container, template, { onSelect, colours }) {
       for (const card of cards.values()) drawSparkline(card, palette);
     },
   };
+}
+
+/** A card shows a sensor's label and unit: another label or unit needs a new card. */
+function sameSensor(a, b) {
+  return a.label === b.label && a.unit === b.unit;
 }
 
 /** 'alarm' while the newest reading is anomalous, 'warn' for RECENT_S after one, else 'ok'. */

@@ -5,12 +5,17 @@
  * at first, then thinned here, so memory stays flat). While the view is paused
  * (the user zoomed, panned or pressed Pause) polling goes on and new points
  * wait in a bounded buffer; resuming jumps back to live.
+ *
+ * A moment (an alert e-mail's link) is a paused view of the past: the
+ * readings around it, the moment marked, until the view goes back to live.
  */
 import * as charts from './charts.js';
 
 const HOUR_S = 3600;
 /** Points kept in last-hour mode: the server sends at most 2000, live data thins to this. */
 const HOUR_CAP = 4000;
+/** The span shown around a moment, centred on it (the server thins it to at most 2000 points). */
+const MOMENT_S = 900;
 
 export function createView(valueChart, ratioChart, { onPauseChange, others = [] }) {
   const all = [valueChart, ratioChart, ...others];
@@ -19,6 +24,9 @@ export function createView(valueChart, ratioChart, { onPauseChange, others = [] 
   let waiting = [];
   // More arrived while paused than the window holds: resuming must reload.
   let overflowed = false;
+  // The past moment shown (epoch seconds), or null; and whether its readings are drawn yet.
+  let moment = null;
+  let momentDrawn = false;
 
   const cap = () => (mode === 'hour' ? HOUR_CAP : Number(mode));
 
@@ -41,8 +49,17 @@ export function createView(valueChart, ratioChart, { onPauseChange, others = [] 
     for (const chart of all) charts.render(chart);
   }
 
+  function markMoment(at) {
+    moment = at;
+    momentDrawn = false;
+    for (const chart of all) charts.setMoment(chart, at);
+  }
+
   return {
     get paused() { return paused; },
+
+    /** The past moment shown (epoch seconds), or null while the view shows the live window. */
+    get moment() { return moment; },
 
     setMode(next) {
       mode = next;
@@ -50,6 +67,7 @@ export function createView(valueChart, ratioChart, { onPauseChange, others = [] 
 
     /** /get_data parameters for the first request of a window, or for the points after `since`. */
     params(since) {
+      if (since === null && moment !== null) return { around: moment, seconds: MOMENT_S };
       if (since === null) return mode === 'hour' ? { seconds: HOUR_S } : { window: cap() };
       return { window: cap(), since };
     },
@@ -57,6 +75,13 @@ export function createView(valueChart, ratioChart, { onPauseChange, others = [] 
     /** New points, oldest first: drawn at once, or kept for later while paused. */
     append(points) {
       if (!points.length) return;
+      if (moment !== null && !momentDrawn) {
+        // The span around the moment, whole: the window's size is for live data.
+        momentDrawn = true;
+        for (const chart of all) charts.appendPoints(chart, points);
+        show();
+        return;
+      }
       if (!paused) {
         fill(points);
         show();
@@ -77,9 +102,26 @@ export function createView(valueChart, ratioChart, { onPauseChange, others = [] 
       show();
     },
 
-    /** Re-renders without new data, e.g. after the scenarios or the chance line changed. */
+    /** Re-renders without new data, e.g. after the scenarios or the chance line changed; paused, in place. */
     refresh() {
-      if (!paused) show();
+      for (const chart of all) {
+        if (paused) charts.redraw(chart);
+        else charts.render(chart);
+      }
+    },
+
+    /**
+     * Shows the readings around `at` (epoch seconds), paused, the moment marked.
+     * The charts start empty: the caller asks again from no cursor (params(null)).
+     */
+    showMoment(at) {
+      waiting = [];
+      overflowed = false;
+      for (const chart of all) charts.resetChart(chart);
+      markMoment(at);
+      show();
+      paused = true;
+      onPauseChange(true);
     },
 
     pause() {
@@ -90,12 +132,15 @@ export function createView(valueChart, ratioChart, { onPauseChange, others = [] 
 
     /**
      * Back to live: the waiting points are drawn, or, if more arrived than the
-     * window holds, true is returned and the caller reloads the window.
+     * window holds (or a moment was shown), true is returned and the caller
+     * reloads the window.
      */
     resume() {
       if (!paused) return false;
       paused = false;
-      const reload = overflowed;
+      // The charts hold the past around a moment: live data must be loaded afresh.
+      const reload = overflowed || moment !== null;
+      if (moment !== null) markMoment(null);
       if (!reload && waiting.length) fill(waiting);
       waiting = [];
       overflowed = false;
