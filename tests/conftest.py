@@ -100,3 +100,25 @@ def restartable_server(tmp_path):
     finally:
         server.stop()
         sampler.stop()
+
+
+# --- browser tests (pytest-playwright) -------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    # Debian's Chromium: Playwright's own browser download does not work here.
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--no-first-run"]}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # Wide enough for the layout that laptops (1280) and wall screens (1920) get.
+    return {**browser_context_args, "viewport": {"width": 1600, "height": 1000}}
+
+
+@pytest.fixture
+def problems():
+    """Filled by ``tests.browser_support.watch``: console errors and requests that left 127.0.0.1."""
+    return {"console": [], "outside": []}

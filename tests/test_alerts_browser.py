@@ -10,13 +10,13 @@ again before they raise their own.
 import re
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from helpers.runtime.service import SamplerThread
+from tests.browser_support import watch
 from tests.conftest import RestartableServer, make_app
 from tests.smtp_server import Recording, SmtpServer
 
@@ -25,18 +25,6 @@ RECIPIENT = "ops@example.com"
 QUICK_RULES = {"anomaly_list_size": 20, "burst_count": 3, "burst_readings": 10, "high_usage_hold_s": 2,
                "alert_cooldown_s": 0}
 SENSOR = "vibration"
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run"]}
-
-
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1600, "height": 1000}}
 
 
 @pytest.fixture(scope="module")
@@ -114,21 +102,9 @@ def wait_quiet(base, sensor=SENSOR, timeout=30):
 
 
 @pytest.fixture
-def problems():
-    return {"console": [], "outside": []}
-
-
-@pytest.fixture
 def panel(page, server, problems):
     """The dashboard, its Alarms panel polling; console errors and outside requests recorded."""
-    def on_request(request):
-        url = urlparse(request.url)
-        if url.scheme not in ("data", "blob", "about") and url.hostname != "127.0.0.1":
-            problems["outside"].append(request.url)
-
-    page.on("console", lambda msg: msg.type == "error" and problems["console"].append(msg.text))
-    page.on("pageerror", lambda err: problems["console"].append(str(err)))
-    page.on("request", on_request)
+    watch(page, problems)
     page.goto(f"{server}/")
     expect(page.locator("#line-state-badge")).to_be_visible(timeout=10_000)
     return page

@@ -17,22 +17,11 @@ from playwright.sync_api import expect
 
 from helpers.core.scorecard import DEFAULT_GRACE_S
 from helpers.runtime.service import SamplerThread
+from tests.browser_support import watch
 from tests.conftest import RestartableServer, make_app
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-backtest.png"
 ZSCORE_KEYS = ("z_threshold", "model_size", "relearn_after")
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run"]}
-
-
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1600, "height": 1000}}
 
 
 @pytest.fixture(scope="module")
@@ -71,21 +60,9 @@ def scenario(server, sensor):
 
 
 @pytest.fixture
-def problems():
-    return {"console": [], "outside": []}
-
-
-@pytest.fixture
 def panel(page, server, scenario, problems):
     """The dashboard, its Backtest panel enabled and prefilled; console errors and outside requests recorded."""
-    def on_request(request):
-        url = urlparse(request.url)
-        if url.scheme not in ("data", "blob", "about") and url.hostname != "127.0.0.1":
-            problems["outside"].append(request.url)
-
-    page.on("console", lambda msg: msg.type == "error" and problems["console"].append(msg.text))
-    page.on("pageerror", lambda err: problems["console"].append(str(err)))
-    page.on("request", on_request)
+    watch(page, problems)
     page.goto(f"{server}/")
     expect(page.locator("#backtest-run")).to_be_enabled()
     expect(page.locator("#backtest-z_threshold")).not_to_have_value("")

@@ -15,23 +15,11 @@ import requests
 from playwright.sync_api import expect
 
 from helpers.runtime.service import SamplerThread
+from tests.browser_support import watch
 from tests.conftest import RestartableServer, make_app
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 EXPLANATION = re.compile(r"z = \(\S+ − \S+\) / \S+ = \S+ [<>] \S+")
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run"]}
-
-
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    # Wide enough for the layout that laptops (1280) and wall screens (1920) get.
-    return {**browser_context_args, "viewport": {"width": 1600, "height": 1000}}
 
 
 @pytest.fixture(scope="module")
@@ -66,23 +54,6 @@ def restore_control(server):
     before = get_control(server)
     yield
     send_control(server, {key: before[key] for key in ("running", "z_threshold", "anomaly_level")})
-
-
-@pytest.fixture
-def problems():
-    return {"console": [], "outside": []}
-
-
-def watch(page, problems):
-    """Records console errors and requests to any host but 127.0.0.1."""
-    def on_request(request):
-        url = urlparse(request.url)
-        if url.scheme not in ("data", "blob", "about") and url.hostname != "127.0.0.1":
-            problems["outside"].append(request.url)
-
-    page.on("console", lambda msg: msg.type == "error" and problems["console"].append(msg.text))
-    page.on("pageerror", lambda err: problems["console"].append(str(err)))
-    page.on("request", on_request)
 
 
 @pytest.fixture

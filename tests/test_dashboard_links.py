@@ -17,22 +17,11 @@ from helpers.runtime.service import SamplerThread
 from helpers.storage import queries
 from helpers.storage.db import db
 from helpers.storage.models import Sensor
+from tests.browser_support import watch
 from tests.conftest import RestartableServer, make_app
 
 # Older than the live view's 100 points (10 s at 10 Hz): only the moment's own request can show it.
 MOMENT_AGE_S = 20
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run"]}
-
-
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1600, "height": 1000}}
 
 
 @pytest.fixture(scope="module")
@@ -54,20 +43,10 @@ def server(live):
     return live[1]
 
 
-@pytest.fixture
-def problems(page):
-    """Console errors and requests to any host but 127.0.0.1, recorded from the first request on."""
-    found = {"console": [], "outside": []}
-
-    def on_request(request):
-        url = urlparse(request.url)
-        if url.scheme not in ("data", "blob", "about") and url.hostname != "127.0.0.1":
-            found["outside"].append(request.url)
-
-    page.on("console", lambda msg: msg.type == "error" and found["console"].append(msg.text))
-    page.on("pageerror", lambda err: found["console"].append(str(err)))
-    page.on("request", on_request)
-    return found
+@pytest.fixture(autouse=True)
+def watched(page, problems):
+    """Console errors and outside requests recorded from the first request on."""
+    watch(page, problems)
 
 
 def sensor_names(base):

@@ -21,9 +21,8 @@ from helpers.runtime.service import SamplerThread
 from helpers.storage import queries
 from tests.conftest import RestartableServer, make_app
 from tests.helpers_for_tests import FakeClock, drive, started_sampler
-from tests.test_dashboard_browser import (  # noqa: F401  (fixtures, shared with the other browser tests)
-    browser_context_args, browser_type_launch_args, get_control, problems, send_control, watch,
-)
+from tests.browser_support import watch
+from tests.test_dashboard_browser import get_control, send_control
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-lstm.png"
 SENSOR = "vibration"

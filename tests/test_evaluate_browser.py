@@ -8,12 +8,12 @@ example: each takes well under a second.
 import json
 import re
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.browser_support import watch
 from tests.conftest import RestartableServer, make_app
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-evaluate.png"
@@ -22,19 +22,6 @@ UPLOAD_LIMIT = 50_000
 # Every number cell of a table row, as the page's data-field names them (the API's names).
 FIELDS = ("threshold", "standard", "reward_low_FP_rate", "reward_low_FN_rate", "precision", "recall", "f1",
           "windows_detected", "false_positives", "mean_delay_s")
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run"]}
-
-
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    # Wide enough for the layout that laptops (1280) and wall screens (1920) get.
-    return {**browser_context_args, "viewport": {"width": 1600, "height": 1000}}
 
 
 @pytest.fixture(scope="module")
@@ -49,21 +36,9 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture
-def problems():
-    return {"console": [], "outside": []}
-
-
-@pytest.fixture
 def evaluate(page, server, problems):
     """The Evaluate page, loaded with its first example's preview, console errors and outside requests recorded."""
-    def on_request(request):
-        url = urlparse(request.url)
-        if url.scheme not in ("data", "blob", "about") and url.hostname != "127.0.0.1":
-            problems["outside"].append(request.url)
-
-    page.on("console", lambda msg: msg.type == "error" and problems["console"].append(msg.text))
-    page.on("pageerror", lambda err: problems["console"].append(str(err)))
-    page.on("request", on_request)
+    watch(page, problems)
     page.goto(f"{server}/evaluate")
     expect(page.locator("#row-count")).not_to_have_text("0")
     return page

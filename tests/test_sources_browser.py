@@ -18,24 +18,13 @@ import requests
 from playwright.sync_api import expect
 
 from helpers.runtime.service import SamplerThread
+from tests.browser_support import watch
 from tests.conftest import RestartableServer, make_app
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-sources.png"
 ROWS = 120
 REPLAY_CSV = "timestamp,value\n" + "".join(
     f"2024-03-01 06:{i // 60:02d}:{i % 60:02d},{40 + 3 * (i % 5)}\n" for i in range(ROWS))
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run"]}
-
-
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1600, "height": 1000}}
 
 
 @pytest.fixture(scope="module")
@@ -78,21 +67,9 @@ def sensor_names(server):
 
 
 @pytest.fixture
-def problems():
-    return {"console": [], "outside": []}
-
-
-@pytest.fixture
 def panel(page, server, problems):
     """The dashboard scrolled to its Sources panel; console errors and outside requests recorded."""
-    def on_request(request):
-        url = urlparse(request.url)
-        if url.scheme not in ("data", "blob", "about") and url.hostname != "127.0.0.1":
-            problems["outside"].append(request.url)
-
-    page.on("console", lambda msg: msg.type == "error" and problems["console"].append(msg.text))
-    page.on("pageerror", lambda err: problems["console"].append(str(err)))
-    page.on("request", on_request)
+    watch(page, problems)
     page.goto(f"{server}/")
     expect(page.locator("#source-csv_replay")).to_be_attached()
     page.locator("#sources").scroll_into_view_if_needed()
