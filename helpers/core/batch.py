@@ -6,7 +6,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 
 from helpers.core.detectors.contract import run
 from helpers.core.detectors.likelihood import ALARM
-from helpers.core.detectors.presets import NEEDS_TIMESTAMPS, PRESETS, make
+from helpers.core.detectors.ensemble import is_spec
+from helpers.core.detectors.presets import PRESETS, alarm, make, needs_timestamps
 from helpers.core.detectors.robust_zscore import z_to_unit
 from helpers.core.lstm.windows import NotEnoughDataError, as_table
 from helpers.core.zscore import ZScoreDetector, z_to_score
@@ -58,23 +59,30 @@ def _preset(name: str) -> Callable[[Iterable, Mapping[str, Any]], Iterator[tuple
 
     Readings before it is ready yield ``(0.0, False)``. The flag: a log-likelihood at
     or above :data:`~helpers.core.detectors.likelihood.ALARM` for ``+likelihood``
-    presets, else |z| above ``z_threshold`` (default 3). Seasonal presets read
+    presets, else |z| above ``z_threshold`` (default 3); ``knn`` and ensembles flag at
+    :func:`~helpers.core.detectors.presets.alarm`. Seasonal presets read
     ``options["timestamps"]`` (one per value) and refuse to run without them.
     """
     def detect(values: Iterable, options: Mapping[str, Any]) -> Iterator[tuple[float, bool]]:
         timestamps = options.get("timestamps")
-        if name in NEEDS_TIMESTAMPS and timestamps is None:
+        seasonal = needs_timestamps(name)
+        if seasonal and timestamps is None:
             raise ValueError(f"{name} judges each reading against the same time of day: it needs timestamps")
         detector = make(name)
         if name.endswith("+likelihood"):
             def flag(score: float) -> bool:
                 return score >= ALARM
-        else:
+        elif hasattr(detector, "z_half"):
             cut = z_to_unit(options.get("z_threshold", 3.0), detector.z_half)
 
             def flag(score: float) -> bool:
                 return score > cut
-        scores = run(detector, values, timestamps if name in NEEDS_TIMESTAMPS else None)
+        else:
+            level = alarm(name, options.get("z_threshold", 3.0))
+
+            def flag(score: float) -> bool:
+                return score >= level
+        scores = run(detector, values, timestamps if seasonal else None)
         return ((0.0, False) if score is None else (score, flag(score)) for score in scores)
     return detect
 
@@ -94,8 +102,11 @@ def score_series(values: Iterable, detector: str, options: Mapping[str, Any],
     """``(score, anomaly)`` per value, in order; each sees only the values before it (and itself).
 
     ``timestamps`` (one per value, as read) reach the detector as ``options["timestamps"]``;
-    only the seasonal presets use them.
+    only the seasonal presets use them. Besides the registered names, ``detector`` may be an
+    ensemble spec such as ``max:a,b`` or ``vote2:a,b,c`` over the presets.
     """
     if timestamps is not None:
         options = {**options, "timestamps": timestamps}
+    if detector not in DETECTORS and is_spec(detector):
+        return _preset(detector)(values, options)
     return DETECTORS[detector](values, options)
