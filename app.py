@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional
 
 from flask import Flask
 
-from helpers import cli, cli_evaluate, cli_models, cli_node, cli_tokens
+from helpers import cli, cli_evaluate, cli_knn, cli_models, cli_node, cli_tokens
 from helpers.config import load_config
 from helpers.runtime import mailer, service
 from helpers.storage import db as storage
@@ -31,6 +31,7 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     cli_models.init_app(app)
     cli_evaluate.init_app(app)
     cli_tokens.init_app(app)
+    cli_knn.init_app(app)
     cli_node.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages.bp)
