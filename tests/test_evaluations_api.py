@@ -45,7 +45,7 @@ def test_catalogue_lists_every_bundled_example_with_its_labels(client):
     for example in body["examples"]:
         assert [list(w) for w in example["windows"]] == labels[example["name"]]
         assert set(example["references"]) == {"numenta", "ARTime", "windowedGaussian"}
-    assert {d["id"] for d in body["detectors"]} == {"zscore", "lstm"}
+    assert {"zscore", "lstm", "robust_zscore_seasonal+likelihood", "knn+likelihood"} <= {d["id"] for d in body["detectors"]}
     assert body["limits"]["max_upload_bytes"] == 20_000
 
 
@@ -170,3 +170,20 @@ def test_a_detector_that_fails_is_reported_and_the_others_still_score(client):
     served = client.get(f"/api/evaluations/{state['id']}/series").get_json()
     assert list(served["scores"]) == ["zscore"] and len(served["scores"]["zscore"]) == 30
     assert np.isfinite(served["scores"]["zscore"]).all()
+
+
+def test_the_new_detectors_run_on_the_page_with_timestamps_and_beat_the_plain_zscore(client):
+    """The seasonal one needs the series' timestamps; each starts at its own alarm level."""
+    body = client.get("/api/evaluate/examples").get_json()
+    offered = {d["id"]: d["default_threshold"] for d in body["detectors"]}
+    assert offered["robust_zscore_seasonal+likelihood"] == 0.5
+    run_id = client.post("/api/evaluations", json={"example": "machine_temperature_system_failure",
+                                                    "detectors": ["zscore", "robust_zscore_seasonal+likelihood"]}
+                         ).get_json()["id"]
+    state = wait_done(client, run_id, timeout=120)
+    assert state["status"] == "done" and state["detector_errors"] == {}
+    scored = client.post(f"/api/evaluations/{run_id}/score", json={}).get_json()["detectors"]
+    seasonal, plain = scored["robust_zscore_seasonal+likelihood"], scored["zscore"]
+    assert seasonal["threshold"] == 0.5
+    assert seasonal["scores"]["standard"] > plain["scores"]["standard"]
+    assert seasonal["false_positives"] < plain["false_positives"]

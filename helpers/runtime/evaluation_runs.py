@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from helpers.core import series_csv
 from helpers.core.batch import score_series
+from helpers.core.detectors import presets
 from helpers.core.nab import examples as bundled
 from helpers.core.nab.single import score_one
 from helpers.core.nab.windows import probationary_length
@@ -24,10 +25,20 @@ from helpers.storage import analysis_jobs
 
 KIND = "evaluation"
 
-# Our detectors as the page offers them, with the threshold each uses live.
+# Our detectors as the page offers them, with the threshold each flags at by itself.
 OURS = {
-    "zscore": {"label": "Rolling z-score", "default_threshold": z_to_score(3.0)},
+    "zscore": {"label": "Rolling z-score (live default)", "default_threshold": z_to_score(3.0)},
     "lstm": {"label": "LSTM autoencoder", "default_threshold": 0.5},
+    **{name: {"label": label, "default_threshold": presets.alarm(name)} for name, label in (
+        ("robust_zscore", "Robust z-score (median, MAD)"),
+        ("robust_zscore_seasonal", "Robust z-score, time-of-day baseline"),
+        ("zscore+likelihood", "Z-score + anomaly likelihood"),
+        ("robust_zscore+likelihood", "Robust z-score + anomaly likelihood"),
+        ("robust_zscore_seasonal+likelihood", "Robust z-score, time of day + likelihood"),
+        ("knn", "kNN distance"),
+        ("knn+likelihood", "kNN distance + anomaly likelihood"),
+        ("ensemble_max", "Ensemble: max of seasonal robust z + kNN"),
+    )},
 }
 # Epochs the LSTM trains for on the Evaluate page: enough to learn a series, short enough for a class.
 LSTM_EPOCHS = 20
@@ -157,7 +168,8 @@ def status(job_id: int) -> Optional[dict]:
 
 def work(job_id: int, report) -> dict:
     """Run each detector in turn; store the scores of each as soon as it is done."""
-    values = analysis_jobs.payload(job_id)["values"]
+    payload = analysis_jobs.payload(job_id)
+    values = payload["values"]
     params = json.loads(analysis_jobs.get(job_id).params)
     result: dict[str, Any] = {"scores": {}, "errors": {}, "seconds": {}}
     for done, detector in enumerate(params["detectors"]):
@@ -169,7 +181,8 @@ def work(job_id: int, report) -> dict:
                 if detector == "lstm":
                     options["progress"] = lambda epoch, epochs, loss, done=done: report(
                         done + epoch / (epochs + 1), f"lstm: epoch {epoch}/{epochs}")
-                scores = [round(score, 9) for score, _ in score_series(values, detector, options)]
+                scores = [round(score, 9) for score, _ in
+                          score_series(values, detector, options, timestamps=payload["timestamps"])]
             else:
                 scores = bundled.reference_scores(example(params["example"]), detector).tolist()
             result["scores"][detector] = scores
