@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_evaluate.py [--corpus DIR] [--skip-lstm]
 
-For every detector, ``helpers.runtime.evaluation.evaluate`` over the whole NAB
+For every registered detector, ``helpers.runtime.evaluation.evaluate`` over the whole NAB
 dev corpus (the work of ``flask evaluate``: read every file, run the detector
 causally, score three profiles with the threshold optimised per profile). Baseline: the same evaluation of a
 published detector's ready-made scores (``--results``), i.e. reading and
@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from table import print_table  # noqa: E402  (this folder)
 
 from helpers.cli_evaluate import read_file  # noqa: E402
+from helpers.core.batch import DETECTORS  # noqa: E402
 from helpers.core.nab.loader import default_corpus_dir, load_labels, load_profiles  # noqa: E402
 from helpers.runtime.evaluation import corpus_files, evaluate  # noqa: E402
 
@@ -39,8 +40,9 @@ def main() -> None:
 
     table = [["detector", "files", "seconds", "rows/s", "× baseline time", "NAB standard"]]
     baseline = None
-    runs = [("numenta (ready-made scores: the baseline)", "numenta", corpus / "reference" / "numenta"),
-            ("zscore", "zscore", None)] + ([] if args.skip_lstm else [("lstm (seed 1)", "lstm", None)])
+    ours = [d for d in DETECTORS if d != "lstm"] + ([] if args.skip_lstm else ["lstm"])
+    runs = [("numenta (ready-made scores: the baseline)", "numenta", corpus / "reference" / "numenta")] + \
+        [(f"{d} (seed 1)" if d == "lstm" else d, d, None) for d in ours]
     for label, detector, ready in runs:
         started = time.perf_counter()
 
