@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import pytest
 from werkzeug.serving import make_server
@@ -35,16 +36,8 @@ def runner(app):
 @pytest.fixture
 def live_server(tmp_path):
     """The real app over real HTTP, its sampler at 10 Hz per sensor with a 20-reading model."""
-    app = make_app(tmp_path, SAMPLE_RATE_HZ=10.0, MODEL_SIZE=20, SAMPLER_FLUSH_SECONDS=0.1)
-    sampler = SamplerThread(app).start()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        sampler.stop()
+    with sampling_server(tmp_path) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
@@ -89,10 +82,11 @@ class RestartableServer:
             self._server = None
 
 
-@pytest.fixture
-def restartable_server(tmp_path):
-    """Like live_server, but the test can take the HTTP server down and bring it back."""
-    app = make_app(tmp_path, SAMPLE_RATE_HZ=10.0, MODEL_SIZE=20, SAMPLER_FLUSH_SECONDS=0.1)
+@contextmanager
+def sampling_server(path, **overrides):
+    """The app on a fresh database in ``path``, its sampler running (10 Hz per sensor, a 20-reading model unless
+    ``overrides`` say otherwise) and served over real HTTP on 127.0.0.1: a RestartableServer."""
+    app = make_app(path, **{"SAMPLE_RATE_HZ": 10.0, "MODEL_SIZE": 20, "SAMPLER_FLUSH_SECONDS": 0.1, **overrides})
     sampler = SamplerThread(app).start()
     server = RestartableServer(app)
     try:
@@ -100,6 +94,13 @@ def restartable_server(tmp_path):
     finally:
         server.stop()
         sampler.stop()
+
+
+@pytest.fixture
+def restartable_server(tmp_path):
+    """Like live_server, but the test can take the HTTP server down and bring it back."""
+    with sampling_server(tmp_path) as server:
+        yield server
 
 
 # --- browser tests (pytest-playwright) -------------------------------------------

@@ -16,9 +16,8 @@ import requests
 from playwright.sync_api import expect
 
 from helpers.core.scorecard import DEFAULT_GRACE_S
-from helpers.runtime.service import SamplerThread
 from tests.browser_support import watch
-from tests.conftest import RestartableServer, make_app
+from tests.conftest import sampling_server
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-backtest.png"
 ZSCORE_KEYS = ("z_threshold", "model_size", "relearn_after")
@@ -27,15 +26,8 @@ ZSCORE_KEYS = ("z_threshold", "model_size", "relearn_after")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """One live app for the module; its URL."""
-    app = make_app(tmp_path_factory.mktemp("backtest"), SAMPLE_RATE_HZ=10.0, MODEL_SIZE=20,
-                   SAMPLER_FLUSH_SECONDS=0.1)
-    sampler = SamplerThread(app).start()
-    live = RestartableServer(app)
-    try:
-        yield live.url
-    finally:
-        live.stop()
-        sampler.stop()
+    with sampling_server(tmp_path_factory.mktemp("backtest")) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")

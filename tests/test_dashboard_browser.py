@@ -14,9 +14,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from helpers.runtime.service import SamplerThread
 from tests.browser_support import watch
-from tests.conftest import RestartableServer, make_app
+from tests.conftest import sampling_server
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 EXPLANATION = re.compile(r"z = \(\S+ − \S+\) / \S+ = \S+ [<>] \S+")
@@ -25,15 +24,8 @@ EXPLANATION = re.compile(r"z = \(\S+ − \S+\) / \S+ = \S+ [<>] \S+")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """One live app for the module; its URL."""
-    app = make_app(tmp_path_factory.mktemp("dashboard"), SAMPLE_RATE_HZ=10.0, MODEL_SIZE=20,
-                   SAMPLER_FLUSH_SECONDS=0.1)
-    sampler = SamplerThread(app).start()
-    live = RestartableServer(app)
-    try:
-        yield live.url
-    finally:
-        live.stop()
-        sampler.stop()
+    with sampling_server(tmp_path_factory.mktemp("dashboard")) as server:
+        yield server.url
 
 
 def get_control(base):

@@ -13,12 +13,11 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from helpers.runtime.service import SamplerThread
 from helpers.storage import queries
 from helpers.storage.db import db
 from helpers.storage.models import Sensor
 from tests.browser_support import watch
-from tests.conftest import RestartableServer, make_app
+from tests.conftest import sampling_server
 
 # Older than the live view's 100 points (10 s at 10 Hz): only the moment's own request can show it.
 MOMENT_AGE_S = 20
@@ -27,15 +26,8 @@ MOMENT_AGE_S = 20
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """One live app for the module: (the app, its URL)."""
-    app = make_app(tmp_path_factory.mktemp("links"), SAMPLE_RATE_HZ=10.0, MODEL_SIZE=20,
-                   SAMPLER_FLUSH_SECONDS=0.1)
-    sampler = SamplerThread(app).start()
-    server = RestartableServer(app)
-    try:
-        yield app, server.url
-    finally:
-        server.stop()
-        sampler.stop()
+    with sampling_server(tmp_path_factory.mktemp("links")) as server:
+        yield server.app, server.url
 
 
 @pytest.fixture

@@ -17,9 +17,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from helpers.runtime.service import SamplerThread
 from tests.browser_support import watch
-from tests.conftest import RestartableServer, make_app
+from tests.conftest import sampling_server
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-sources.png"
 ROWS = 120
@@ -30,15 +29,8 @@ REPLAY_CSV = "timestamp,value\n" + "".join(
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """One live app for the module; its URL."""
-    app = make_app(tmp_path_factory.mktemp("sources"), SAMPLE_RATE_HZ=10.0, MODEL_SIZE=20,
-                   SAMPLER_FLUSH_SECONDS=0.1)
-    sampler = SamplerThread(app).start()
-    live = RestartableServer(app)
-    try:
-        yield live.url
-    finally:
-        live.stop()
-        sampler.stop()
+    with sampling_server(tmp_path_factory.mktemp("sources")) as server:
+        yield server.url
 
 
 def sources(server):
