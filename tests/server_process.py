@@ -1,17 +1,26 @@
 """Starting and stopping a real server binary for a test: wait until it answers, report its log if it dies."""
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
+import sys
 import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
+ROOT = Path(__file__).resolve().parent.parent
+PROMETHEUS = "/usr/bin/prometheus"
 
-def start(argv: list[str], log_path: Path, ready: Callable[[], bool], timeout_s: float) -> subprocess.Popen:
+
+def start(argv: list[str], log_path: Path, ready: Callable[[], bool], timeout_s: float,
+          **popen) -> subprocess.Popen:
     """Run ``argv`` with its output in ``log_path`` until ``ready()`` is true; a RuntimeError with the log otherwise."""
     name = Path(argv[0]).name
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=log)
+        process = subprocess.Popen(argv, stdout=log, stderr=log, **popen)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -33,3 +42,52 @@ def stop(process: subprocess.Popen, timeout_s: float = 15.0) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return response.status == 200
+
+
+@contextmanager
+def gunicorn(tmp_path: Path, **env: str):
+    """The app under gunicorn (``gunicorn.conf.py``, a fresh SQLite database) until ``/healthz`` answers.
+
+    ``env`` adds environment variables (WEB_CONCURRENCY, SAMPLE_RATE_HZ, ...). Yields ``(base URL, database
+    path, process)``; the output goes to ``tmp_path / "gunicorn.out"``.
+    """
+    port, db_path = free_port(), tmp_path / "gunicorn.db"
+    environ = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "BIND": f"127.0.0.1:{port}", **env}
+    base = f"http://127.0.0.1:{port}"
+    argv = [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "app:create_app()"]
+    process = start(argv, tmp_path / "gunicorn.out", lambda: _answers(f"{base}/healthz"), 60.0,
+                    cwd=ROOT, env=environ)
+    try:
+        yield base, db_path, process
+    finally:
+        stop(process, timeout_s=30)
+
+
+@contextmanager
+def prometheus(tmp_path: Path, target: str):
+    """A real Prometheus scraping ``target`` (host:port) every second; yields its base URL."""
+    config = tmp_path / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                      "scrape_configs:\n  - job_name: linewatch\n    static_configs:\n"
+                      f"      - targets: ['{target}']\n")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start([PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                     f"--web.listen-address=127.0.0.1:{port}"], tmp_path / "prometheus.log",
+                    lambda: _answers(f"{url}/-/ready"), 60.0)
+    try:
+        yield url
+    finally:
+        stop(process)

@@ -7,18 +7,13 @@ same port.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.server_process import free_port
 
 
 class Recording:

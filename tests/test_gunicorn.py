@@ -1,26 +1,16 @@
 """gunicorn with 2 workers: the line is sampled exactly once, at its rate."""
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import server_process
+
 RATE = 5.0
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def counts_between(db_path, t0, t1):
@@ -33,33 +23,8 @@ def counts_between(db_path, t0, t1):
 
 @pytest.fixture
 def gunicorn_server(tmp_path):
-    port = free_port()
-    db_path = tmp_path / "gunicorn.db"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "SAMPLE_RATE_HZ": str(RATE),
-           "MODEL_SIZE": "10", "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"}
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    proc = subprocess.Popen([str(gunicorn), "-c", "gunicorn.conf.py", "app:create_app()"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None, proc.stdout.read()
-            time.sleep(0.3)
-        else:
-            pytest.fail("gunicorn did not become healthy in 60 s")
-        yield base, db_path, proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with server_process.gunicorn(tmp_path, SAMPLE_RATE_HZ=str(RATE), MODEL_SIZE="10", WEB_CONCURRENCY="2") as live:
+        yield live
 
 
 def worker_pids(master_pid):

@@ -6,11 +6,8 @@ import math
 import os
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from helpers.storage.db import db
 from helpers.storage.metrics_queries import LatestReading, SamplerHealth, SensorSnapshot, Snapshot
 from helpers.storage.models import Alarm, OutboxMessage, Reading, SamplerLease, SensorCounter, StateChange
 from helpers.web.metrics import LinewatchCollector
+from tests import server_process
 from tests.conftest import make_app
 from tests.helpers_for_tests import FakeClock, drive, started_sampler
 
@@ -354,45 +352,14 @@ def test_grafana_dashboard_queries_only_metrics_we_export(sampled):
 
 # --- gunicorn with 2 workers ---------------------------------------------------------
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn_server(tmp_path):
     """gunicorn with 2 workers; the access log names the worker (pid) that answered each request."""
-    port = free_port()
-    db_path = tmp_path / "gunicorn.db"
     access_log = tmp_path / "access.log"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "SAMPLE_RATE_HZ": "5", "MODEL_SIZE": "10",
-           "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "ACCESS_LOG": str(access_log),
-           "GUNICORN_CMD_ARGS": "--access-logformat '%(p)s %(U)s'"}
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    with open(tmp_path / "gunicorn.out", "w") as out:
-        proc = subprocess.Popen([str(gunicorn), "-c", "gunicorn.conf.py", "app:create_app()"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None, (tmp_path / "gunicorn.out").read_text()
-            time.sleep(0.3)
-        else:
-            pytest.fail("gunicorn did not become healthy in 60 s")
+    with server_process.gunicorn(tmp_path, SAMPLE_RATE_HZ="5", MODEL_SIZE="10", WEB_CONCURRENCY="2",
+                                 ACCESS_LOG=str(access_log),
+                                 GUNICORN_CMD_ARGS="--access-logformat '%(p)s %(U)s'") as (base, db_path, _):
         yield base, db_path, access_log
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def wait_until_no_new_readings(db_path, quiet=1.5, limit=20.0):
@@ -446,26 +413,13 @@ def test_every_worker_answers_the_same_for_a_stopped_line(gunicorn_server):
 
 # --- a real Prometheus ------------------------------------------------------------------
 
-PROMETHEUS = "/usr/bin/prometheus"
-
-
-@pytest.mark.skipif(not os.path.exists(PROMETHEUS),
+@pytest.mark.skipif(not os.path.exists(server_process.PROMETHEUS),
                     reason="/usr/bin/prometheus not installed (apt-get install prometheus)")
 def test_a_real_prometheus_scrapes_the_live_server(live_server, tmp_path):
-    target = live_server.removeprefix("http://")
-    config = tmp_path / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-                      "scrape_configs:\n  - job_name: linewatch\n    static_configs:\n"
-                      f"      - targets: ['{target}']\n")
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api/v1"
-    with open(tmp_path / "prometheus.log", "w") as log:
-        proc = subprocess.Popen([PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                 f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with server_process.prometheus(tmp_path, live_server.removeprefix("http://")) as url:
+        api = f"{url}/api/v1"
         deadline, results = time.time() + 60, []
         while time.time() < deadline and len(results) < 4:
-            assert proc.poll() is None, (tmp_path / "prometheus.log").read_text()
             try:
                 body = requests.get(f"{api}/query", params={"query": "linewatch_readings_total"}, timeout=2).json()
                 results = body["data"]["result"]
@@ -480,9 +434,3 @@ def test_a_real_prometheus_scrapes_the_live_server(live_server, tmp_path):
         # A non-ASCII label value (°C) survives the trip.
         body = requests.get(f"{api}/query", params={"query": 'linewatch_sensor_value{unit="°C"}'}, timeout=5).json()
         assert [r["metric"]["sensor"] for r in body["data"]["result"]] == ["motor_temperature"]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()

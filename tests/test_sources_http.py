@@ -5,8 +5,6 @@ import json
 import logging
 import math
 import os
-import socket
-import subprocess
 import time
 
 import pytest
@@ -21,6 +19,7 @@ from helpers.storage import queries
 from helpers.storage import source_configs as configs
 from helpers.storage.db import db
 from helpers.storage.models import IngestBatch
+from tests import server_process
 from tests.conftest import make_app
 from tests.graphql_server import GraphQLServer
 from tests.helpers_for_tests import FakeClock
@@ -255,36 +254,17 @@ def test_promql_through_the_pipeline(app, client, prom, clock):
     assert queued(app) == [("speed", T0 - 5, -1.0), ("speed", T0, 0.0), ("speed", T0 + 5, 1.0)]
 
 
-PROMETHEUS = "/usr/bin/prometheus"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.skipif(not os.path.exists(PROMETHEUS),
+@pytest.mark.skipif(not os.path.exists(server_process.PROMETHEUS),
                     reason="/usr/bin/prometheus not installed (Debian package prometheus; scripts/test installs it)")
 def test_a_real_prometheus_scraping_the_app_is_read_back(live_server, tmp_path):
-    config = tmp_path / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-                      "scrape_configs:\n  - job_name: linewatch\n    static_configs:\n"
-                      f"      - targets: ['{live_server.removeprefix('http://')}']\n")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with open(tmp_path / "prometheus.log", "w") as log:
-        proc = subprocess.Popen([PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                 f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
     (tmp_path / "reader").mkdir()
     reader = make_app(tmp_path / "reader")  # the app whose source reads Prometheus (its own database)
     query = "sum(linewatch_readings_total)"
-    try:
+    with server_process.prometheus(tmp_path, live_server.removeprefix("http://")) as url:
         instant = PromQL(PromQL.validate({"url": url, "queries": {"seen": query}, "mode": "instant",
                                           "timeout_s": 2}, {}), time.time)
         deadline, readings = time.time() + 60, []
-        while time.time() < deadline and not readings:  # until Prometheus is up and has scraped
-            assert proc.poll() is None, (tmp_path / "prometheus.log").read_text()
+        while time.time() < deadline and not readings:  # until Prometheus has scraped
             try:
                 readings = instant.poll()
             except SourceError:
@@ -304,12 +284,6 @@ def test_a_real_prometheus_scraping_the_app_is_read_back(live_server, tmp_path):
             assert SourceWorker(reader, "promql").step() == 1
         [(name, t, value)] = queued(reader)
         assert name == "linewatch_readings" and value >= readings[0].value and abs(t - time.time()) < 30
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 # --- system --------------------------------------------------------------------------
@@ -347,7 +321,7 @@ def test_system_through_the_pipeline(app, client, clock):
 # --- the runner and the settings -----------------------------------------------------
 
 def test_a_failing_server_backs_off_while_another_source_goes_on(app, client, gql, clock):
-    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    down = f"http://127.0.0.1:{server_process.free_port()}"  # nothing listens there
     client.put("/api/sources/promql", json={"url": down, "queries": {"speed": "line_speed"}, "interval_s": 1})
     gql.points = [(T0 + i, float(i)) for i in range(5)]
     client.put("/api/sources/graphql", json=gql_config(gql, interval_s=1, paths={"press_force": "data.line.readings"}))
