@@ -8,16 +8,18 @@ from typing import Any, Mapping, Optional
 
 from flask import Flask
 
-from helpers import cli, cli_evaluate, cli_knn, cli_models, cli_node, cli_tokens
+from helpers import cli, cli_evaluate, cli_knn, cli_models, cli_node, cli_tokens, cli_users
 from helpers.config import load_config
 from helpers.runtime import mailer, service
 from helpers.storage import db as storage
-from helpers.web import errors, metrics, pages
+from helpers.web import access, auth, errors, metrics, openapi, pages
 from helpers.web.api import bp as api_bp
+from helpers.web.params import IdConverter
 
 
 def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.update(load_config(app.root_path))
     if overrides:
         app.config.update(overrides)
@@ -33,11 +35,15 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     cli_tokens.init_app(app)
     cli_knn.init_app(app)
     cli_node.init_app(app)
+    cli_users.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(auth.bp)
     with app.app_context():
         cli.init_db()
+    access.init_app(app)
     if app.config["SAMPLER_AUTOSTART"]:
         # Started by the first request, i.e. after gunicorn has forked, never in
         # its master; gunicorn.conf.py also starts it as soon as a worker boots.

@@ -12,8 +12,18 @@ from typing import Any, Callable, Mapping
 # name -> (default, parser)
 _FIELDS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "DATABASE_URL": (None, str),
+    # Signs session cookies; made on first start and kept in the database when not given.
+    "SECRET_KEY": (None, str),
     "SAMPLER_AUTOSTART": (True, lambda v: v.strip().lower() in ("1", "true", "yes", "on")),
     "SAMPLER_FLUSH_SECONDS": (0.25, float),
+    # Readings older than this many days are kept only as 1-minute min/mean/max (0: keep every reading).
+    "RETENTION_RAW_DAYS": (30.0, float),
+    # Minute rollups older than this many days are deleted (0: keep them for ever).
+    "RETENTION_ROLLUP_DAYS": (730.0, float),
+    "RETENTION_BATCH": (2000, int),
+    "RETENTION_CHECK_SECONDS": (60.0, float),
+    # How far ahead a forecasting detector's forecast reaches on the dashboard and in /metrics.
+    "FORECAST_SECONDS": (60.0, float),
     "SAMPLER_LEASE_SECONDS": (10.0, float),
     "SAMPLER_HEARTBEAT_SECONDS": (1.0, float),
     "SAMPLER_STALE_SECONDS": (10.0, float),

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 from helpers.core.detectors.contract import run
 from helpers.core.detectors.likelihood import ALARM
 from helpers.core.detectors.ensemble import is_spec
-from helpers.core.detectors.presets import PRESETS, alarm, make, needs_timestamps
+from helpers.core.detectors.presets import PRESETS, alarm, make, needs_timestamps, uses_timestamps
 from helpers.core.detectors.robust_zscore import z_to_unit
 from helpers.core.lstm.windows import NotEnoughDataError, as_table
 from helpers.core.zscore import ZScoreDetector, z_to_score
@@ -61,7 +61,8 @@ def _preset(name: str) -> Callable[[Iterable, Mapping[str, Any]], Iterator[tuple
     or above :data:`~helpers.core.detectors.likelihood.ALARM` for ``+likelihood``
     presets, else |z| above ``z_threshold`` (default 3); ``knn`` and ensembles flag at
     :func:`~helpers.core.detectors.presets.alarm`. Seasonal presets read
-    ``options["timestamps"]`` (one per value) and refuse to run without them.
+    ``options["timestamps"]`` (one per value) and refuse to run without them; ``forecast``
+    presets read them when given.
     """
     def detect(values: Iterable, options: Mapping[str, Any]) -> Iterator[tuple[float, bool]]:
         timestamps = options.get("timestamps")
@@ -82,7 +83,7 @@ def _preset(name: str) -> Callable[[Iterable, Mapping[str, Any]], Iterator[tuple
 
             def flag(score: float) -> bool:
                 return score >= level
-        scores = run(detector, values, timestamps if seasonal else None)
+        scores = run(detector, values, timestamps if seasonal or uses_timestamps(name) else None)
         return ((0.0, False) if score is None else (score, flag(score)) for score in scores)
     return detect
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Protocol
 
 from helpers.core.anomaly_ratio import AnomalyRatio
+from helpers.core.detectors.live import DetectorBank, LiveVerdict, parse_names
 from helpers.core.zscore import Verdict, ZScoreDetector
 
 
@@ -26,19 +27,31 @@ class Observation(NamedTuple):
     shape_threshold: Optional[float]
     anomaly: bool
     ratio: float
+    # The other chosen detectors' verdicts, by name (empty when only the z-score and LSTM run).
+    others: dict[str, LiveVerdict] = {}
 
 
-def combine(source: str, z: Verdict, shape: Optional[ShapeVerdict]) -> Optional[bool]:
+def combine(source: str, z: Verdict, shape: Optional[ShapeVerdict],
+            others: Optional[Mapping[str, LiveVerdict]] = None) -> Optional[bool]:
     """The verdict that counts under ``source``; a detector that cannot judge yet abstains.
 
-    None when neither can judge (the reading then leaves the ratio alone).
+    None when neither can judge (the reading then leaves the ratio alone). A
+    ``source`` naming one of ``others`` takes its flag; while it warms up the
+    z-score's counts.
 
     >>> z = Verdict(1.0, 1.0, 4.0, True, "excluding", 100.0, True, False)
     >>> combine("both", z, ShapeVerdict(0.1, False)), combine("either", z, ShapeVerdict(0.1, False))
     (False, True)
     >>> combine("lstm", z, None)
     True
+    >>> combine("knn", z, None, {"knn": LiveVerdict(0.2, False, "")}), combine("knn", z, None, {})
+    (False, True)
     """
+    chosen = (others or {}).get(source)
+    if chosen is not None and chosen.anomaly is not None:
+        return chosen.anomaly
+    if source not in ("zscore", "lstm", "either", "both"):
+        source = "zscore"
     votes = []
     if source in ("zscore", "either", "both") or shape is None or shape.error is None:
         if z.judged:
@@ -63,24 +76,37 @@ class SensorMonitor:
         self.ratio = AnomalyRatio(settings["anomaly_list_size"])
         self.settings = dict(settings)
         self.shape: Optional[ShapeScorer] = None
+        self.others = DetectorBank(self.other_names(settings), settings["z_threshold"])
 
-    def configure(self, settings: Mapping[str, Any]) -> None:
-        """Apply changed settings without losing the model."""
+    @staticmethod
+    def other_names(settings: Mapping[str, Any]) -> list[str]:
+        """The chosen detectors besides the z-score and the LSTM, and the verdict source if it is one of them."""
+        names = parse_names(settings.get("detectors", ""))
+        source = settings.get("verdict_source", "zscore")
+        if source not in ("zscore", "lstm", "either", "both") and source not in names:
+            names.append(source)
+        return names
+
+    def configure(self, settings: Mapping[str, Any]) -> list[str]:
+        """Apply changed settings without losing the model; returns the other detectors that start fresh."""
         if dict(settings) == self.settings:
-            return
+            return []
+        fresh = self.others.configure(self.other_names(settings), settings["z_threshold"])
         self.detector.configure(settings["model_size"], settings["z_threshold"], settings["relearn_after"])
         if settings["anomaly_list_size"] != self.ratio.size:
             self.ratio.resize(settings["anomaly_list_size"])
         self.settings = dict(settings)
+        return fresh
 
-    def observe(self, x: float) -> Observation:
-        """Every detector's verdict on ``x``, the one that counts, and the anomaly ratio after it."""
+    def observe(self, x: float, t: Optional[float] = None) -> Observation:
+        """Every detector's verdict on ``x`` (read at epoch second ``t``), the one that counts, and the ratio after it."""
         verdict = self.detector.update(x)
         shape = self.shape.update(x) if self.shape is not None else None
-        anomaly = combine(self.settings.get("verdict_source", "zscore"), verdict, shape)
+        others = self.others.update(x, t) if self.others.detectors else {}
+        anomaly = combine(self.settings.get("verdict_source", "zscore"), verdict, shape, others)
         ratio = self.ratio.ratio if anomaly is None else self.ratio.add(anomaly)
         return Observation(verdict, shape, self.shape.threshold if self.shape is not None else None,
-                           bool(anomaly), ratio)
+                           bool(anomaly), ratio, others)
 
     def restore(self, history: Iterable[tuple[float, Optional[float], bool, bool]]) -> None:
         """Rebuild from stored ``(value, z, z-score anomaly, final anomaly)``, oldest first.
@@ -96,8 +122,9 @@ class SensorMonitor:
 
     def rebaseline(self) -> None:
         self.detector.rebaseline()
+        self.others = DetectorBank(self.others.names, self.settings["z_threshold"])
 
     def reset(self) -> None:
         """Forget the model and the verdicts: a new session starts from nothing."""
-        self.detector.rebaseline()
+        self.rebaseline()
         self.ratio = AnomalyRatio(self.ratio.size)

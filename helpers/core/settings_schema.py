@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
+
+from helpers.core.detectors.live import parse_names
+from helpers.core.detectors.presets import PRESETS
 
 Number = Union[int, float]
 
@@ -23,6 +26,8 @@ class SettingSpec:
     per_sensor: bool = True
     help: str = ""
     choices: tuple[str, ...] = ()
+    # A free-text setting's check: returns the normal form or raises ValueError with the reason.
+    parse: Optional[Callable[[str], str]] = None
 
 
 SETTINGS: dict[str, SettingSpec] = {s.name: s for s in (
@@ -60,8 +65,10 @@ SETTINGS: dict[str, SettingSpec] = {s.name: s for s in (
     SettingSpec("source", str, "simulator", per_sensor=False,
                 choices=("simulator", "push", "csv_replay", "system", "graphql", "promql", "influxdb", "mqtt"),
                 help="where the line's readings come from"),
-    SettingSpec("verdict_source", str, "zscore", choices=("zscore", "lstm", "either", "both"),
+    SettingSpec("verdict_source", str, "zscore", choices=("zscore", "lstm", "either", "both", *PRESETS),
                 help="which detector's verdict drives the anomaly ratio and everything downstream"),
+    SettingSpec("detectors", str, "", parse=lambda text: ",".join(parse_names(text)),
+                help="detectors that judge every reading beside the z-score (comma-separated names)"),
 )}
 DETECTOR_KEYS = ("z_threshold", "model_size", "anomaly_list_size", "relearn_after")
 
@@ -84,6 +91,13 @@ def coerce(name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise SettingError(name, "must be true or false")
         return value
+    if spec.kind is str and spec.parse is not None:
+        if not isinstance(value, str):
+            raise SettingError(name, f"must be text, got {type(value).__name__}")
+        try:
+            return spec.parse(value)
+        except ValueError as error:
+            raise SettingError(name, str(error)) from None
     if spec.kind is str:
         if value not in spec.choices:
             raise SettingError(name, f"must be one of {', '.join(spec.choices)}")

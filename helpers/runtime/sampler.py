@@ -7,6 +7,7 @@ and logs any exception before it goes on.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -22,8 +23,9 @@ from helpers.core.monitor import SensorMonitor
 from helpers.core.scenarios import Scenario
 from helpers.runtime import retraining
 from helpers.runtime.alerting import Alerting
+from helpers.runtime.retention import RetentionChore
 from helpers.runtime.sources.runner import SourceRunner
-from helpers.storage import ingest_queue, lease, queries
+from helpers.storage import forecasts, ingest_queue, lease, queries, sampler_health
 from helpers.storage import model_registry as registry
 from helpers.storage.db import db
 
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 
 # Queued ingest batches (up to 10,000 readings each) judged per step at most, so a backlog cannot stall the loop.
 INGEST_BATCHES_PER_STEP = 20
+# Stored readings a newly chosen detector (or one rebuilt at a restart) learns from before it judges.
+WARM_READINGS = 3000
+# The longest forecast kept, in points.
+MAX_FORECAST_POINTS = 120
 
 
 class Source(Protocol):
@@ -101,11 +107,16 @@ class Sampler:
         self._line_buffer: list[dict[str, Any]] = []
         self._last_flush = 0.0
         self.readings_stored = 0
+        self.step_failures = 0  # in a row; stored for /healthz (a sampler that beats but fails every step)
         # Queued ingest batches judged since the last flush (deleted in its transaction).
         self._taken: list[int] = []
         self.alerting = Alerting(app)
+        self.retention = RetentionChore(app)
         self.sources = SourceRunner(app)
         self.line_settings: dict[str, Any] = {}
+        self.session_started_at = 0.0
+        self._forecasting: set[int] = set()  # sensors with a stored forecast
+        self._forecast_t: dict[int, float] = {}  # the reading time each was made at
 
     # --- one pass ----------------------------------------------------------
 
@@ -126,6 +137,7 @@ class Sampler:
                 depth = 2 * settings["model_size"] + settings["relearn_after"] + settings["anomaly_list_size"]
                 since = max(session.started_at, queries.last_rebaseline_at(sensor.id) or session.started_at)
                 monitor.restore(queries.restore_history(sensor.id, depth, since))
+                monitor.others.warm(monitor.others.names, queries.recent_values(sensor.id, WARM_READINGS, since))
                 due = max(now, last + period)
             else:
                 due = max(now, session.started_at)
@@ -138,6 +150,7 @@ class Sampler:
         # goes on from a derived seed (only uninterrupted sessions repeat exactly).
         self.source.reset(session.seed if not resumed else hash((session.seed, now)) & 0x7FFFFFFF)
         self.session_id = session.id
+        self.session_started_at = session.started_at
         self._last_flush = now
         self.alerting.start()
 
@@ -152,7 +165,9 @@ class Sampler:
             settings = queries.effective(line, overrides, self.names[sensor_id])
             if settings["sample_rate_hz"] != monitor.settings["sample_rate_hz"]:
                 self.schedules[sensor_id].rebase(1.0 / settings["sample_rate_hz"])
-            monitor.configure(settings)
+            fresh = monitor.configure(settings)
+            if fresh:
+                monitor.others.warm(fresh, self._history(sensor_id))
         self._sync_shape_models(line)
         self._apply_rebaselines(now)
         produced = 0
@@ -242,6 +257,11 @@ class Sampler:
             self._refuse_model(model_id, f"{exc}; the z-score goes on alone")
             return None
 
+    def _history(self, sensor_id: int) -> list[tuple[float, float]]:
+        """The sensor's stored ``(t, value)`` since its baseline began, for a detector chosen mid-session."""
+        since = max(self.session_started_at, queries.last_rebaseline_at(sensor_id) or self.session_started_at)
+        return queries.recent_values(sensor_id, WARM_READINGS, since)
+
     def _begin_new_session(self) -> None:
         """Fresh models and a reseeded source from the session start: the classroom reset."""
         self.flush()
@@ -255,6 +275,7 @@ class Sampler:
             monitor.shape = None
             self.schedules[sensor_id] = Schedule(session.started_at, 0.0, self.schedules[sensor_id].period)
         self.session_id = session.id
+        self.session_started_at = session.started_at
         log.info("session %s started (seed %s)", session.id, session.seed)
 
     def _apply_rebaselines(self, now: float) -> None:
@@ -299,7 +320,7 @@ class Sampler:
         """Every detector's verdict on one reading, buffered for the next flush; the alert rules see it too."""
         monitor = self.monitors[sensor_id]
         threshold = monitor.settings["z_threshold"]
-        seen = monitor.observe(value)
+        seen = monitor.observe(value, t)
         verdict, shape = seen.verdict, seen.shape
         if verdict.relearned:
             queries.record_relearn(sensor_id, t)
@@ -312,6 +333,7 @@ class Sampler:
             "anomaly_ratio": seen.ratio,
             "baseline_state": verdict.state, "completeness": verdict.completeness,
             "scenario_id": scenario_id,
+            "detectors": json.dumps({name: v.as_dict() for name, v in seen.others.items()}) if seen.others else None,
         })
         self.alerting.observe(sensor_id, t, verdict.judged or (shape is not None and shape.error is not None),
                               seen.anomaly, seen.ratio, {"value": value, "z": verdict.z, "threshold": threshold},
@@ -351,9 +373,31 @@ class Sampler:
         if self._line_buffer:
             queries.insert_line_scores(self._line_buffer)
             self._line_buffer = []
+        self._store_forecasts()
         self.alerting.flush(self.clock() if now is None else now)
         db.session.commit()
         self._last_flush = self.clock() if now is None else now
+
+    def _store_forecasts(self) -> None:
+        """Each forecasting sensor's next readings, replaced at every flush (the dashboard draws them ahead)."""
+        forecasting = set()
+        for sensor_id, monitor in self.monitors.items():
+            last_t = monitor.others.last_t
+            if not monitor.others.detectors or last_t is None:
+                continue
+            if sensor_id in self._forecasting and last_t - self._forecast_t.get(sensor_id, -1e18) < 1.0:
+                forecasting.add(sensor_id)  # at most one new forecast per second of readings
+                continue
+            period = self.schedules[sensor_id].period
+            steps = max(1, min(MAX_FORECAST_POINTS, round(self.app.config["FORECAST_SECONDS"] / period)))
+            ahead = monitor.others.forecast(steps)
+            if ahead is None:
+                continue
+            forecasts.save(sensor_id, ahead[0], last_t, period, ahead[1])
+            self._forecast_t[sensor_id] = last_t
+            forecasting.add(sensor_id)
+        forecasts.drop(sorted(self._forecasting - forecasting))
+        self._forecasting = forecasting
 
     # --- the loop ----------------------------------------------------------
 
@@ -393,17 +437,24 @@ class Sampler:
                     due = min((sch.due for sch in self.schedules.values()), default=now)
                     worst_lag = max(worst_lag, now - due)
                     self.step()
+                    if self.step_failures:
+                        self.step_failures = 0
+                        sampler_health.step_ok(self.owner)
                     worst_loop = max(worst_loop, self.clock() - now)
                     line = self.line_settings
                     self.sources.sync(line["source"] if line.get("running") else None)
                     if now - last_retrain_check >= cfg["RETRAIN_CHECK_SECONDS"]:
                         last_retrain_check = now
                         retraining.tick(self.app, now)
+                    if self.retention.due(now):
+                        self.retention.run(now)
                     wake = min((sch.due for sch in self.schedules.values()), default=now + 0.2)
                     stop.wait(min(max(wake - self.clock(), 0.0), 0.2))
-                except Exception:
+                except Exception as exc:
                     log.exception("sampler step failed; retrying")
                     db.session.rollback()
+                    self.step_failures += 1
+                    sampler_health.step_failed(self.owner, self.step_failures, exc, self.clock())
                     stop.wait(1.0)
             self.sources.stop()
             if holding:

@@ -15,14 +15,28 @@ from flask import Flask
 from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
 from helpers.runtime.mailer import MailSender
 from helpers.runtime.sampler import Sampler
+from helpers.runtime.supervisor import Supervisor
 
 
 class SamplerThread:
+    """This process's sampler candidate, run by a supervisor that restarts it if its thread dies."""
+
     def __init__(self, app: Flask):
+        self.app = app
         self.stop_event = threading.Event()
-        self.sampler = Sampler(app, LineSimulator(DEFAULT_SENSORS, seed=app.config["SIMULATOR_SEED"]))
-        self.thread = threading.Thread(target=self.sampler.run, args=(self.stop_event,),
-                                       name="linewatch-sampler", daemon=True)
+        self.owner: Optional[str] = None  # kept across restarts, so a restarted sampler retakes its lease at once
+        self.supervisor = Supervisor(app, self._new_sampler, self.stop_event)
+        self.thread = threading.Thread(target=self.supervisor.run, name="linewatch-supervisor", daemon=True)
+
+    def _new_sampler(self) -> Sampler:
+        sampler = Sampler(self.app, LineSimulator(DEFAULT_SENSORS, seed=self.app.config["SIMULATOR_SEED"]),
+                          owner=self.owner)
+        self.owner = sampler.owner
+        return sampler
+
+    @property
+    def sampler(self) -> Optional[Sampler]:
+        return self.supervisor.sampler
 
     def start(self) -> "SamplerThread":
         self.thread.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import or_, update
+from sqlalchemy import case, or_, update
 
 from helpers.storage.db import db
 from helpers.storage.models import SamplerLease
@@ -22,7 +22,9 @@ def try_acquire(owner: str, now: float, ttl: float) -> bool:
         .where(SamplerLease.id == 1)
         .where(or_(SamplerLease.owner == owner, SamplerLease.owner.is_(None),
                    SamplerLease.heartbeat_at.is_(None), SamplerLease.heartbeat_at < now - ttl))
-        .values(owner=owner, heartbeat_at=now))
+        # A new holder starts with no failed steps: the last one's are not its own.
+        .values(owner=owner, heartbeat_at=now,
+                step_failures=case((SamplerLease.owner == owner, SamplerLease.step_failures), else_=None)))
     db.session.commit()
     return result.rowcount == 1
 

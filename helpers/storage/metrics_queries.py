@@ -6,11 +6,13 @@ and the readings table is never counted.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 from sqlalchemy import ColumnElement, ScalarSelect, func, select
 
+from helpers.storage import forecasts
 from helpers.storage.db import db
 from helpers.storage.models import Alarm, OutboxMessage, Reading, SamplerLease, Sensor, SensorCounter, StateChange
 
@@ -26,6 +28,7 @@ class LatestReading:
     anomaly_ratio: float
     lstm_score: Optional[float]
     completeness: float  # percent, as stored
+    detectors: dict[str, dict[str, Any]] = field(default_factory=dict)  # the other chosen detectors' verdicts
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class SensorSnapshot:
     state: Optional[str]  # to_state of its newest state change; None if it never changed
     readings: int
     anomalies: int
+    forecast: Optional[dict[str, Any]] = None  # the latest forecast (helpers.storage.forecasts.latest)
 
 
 @dataclass(frozen=True)
@@ -66,13 +70,14 @@ def sensors() -> list[SensorSnapshot]:
     # max(id) of one sensor_id is a single seek in the (sensor_id, id) index, on SQLite and PostgreSQL alike.
     newest = select(func.max(Reading.id)).where(Reading.sensor_id == Sensor.id).correlate(Sensor).scalar_subquery()
     rows = db.session.execute(
-        select(Sensor.name, Sensor.unit, newest, _latest_state(Sensor.id).correlate(Sensor),
+        select(Sensor.id, Sensor.name, Sensor.unit, newest, _latest_state(Sensor.id).correlate(Sensor),
                SensorCounter.readings, SensorCounter.anomalies)
         .outerjoin(SensorCounter, SensorCounter.sensor_id == Sensor.id).order_by(Sensor.id)).all()
-    latest = _readings_by_id([reading_id for _, _, reading_id, *_ in rows if reading_id is not None])
+    latest = _readings_by_id([reading_id for _, _, _, reading_id, *_ in rows if reading_id is not None])
+    ahead = forecasts.every_sensor()
     return [SensorSnapshot(name=name, unit=unit, latest=latest.get(reading_id), state=state,
-                           readings=readings or 0, anomalies=anomalies or 0)
-            for name, unit, reading_id, state, readings, anomalies in rows]
+                           readings=readings or 0, anomalies=anomalies or 0, forecast=ahead.get(sensor_id))
+            for sensor_id, name, unit, reading_id, state, readings, anomalies in rows]
 
 
 def _readings_by_id(ids: list[int]) -> dict[int, LatestReading]:
@@ -80,10 +85,11 @@ def _readings_by_id(ids: list[int]) -> dict[int, LatestReading]:
         return {}
     rows = db.session.execute(
         select(Reading.id, Reading.t, Reading.value, Reading.z, Reading.anomaly, Reading.anomaly_ratio,
-               Reading.lstm_score, Reading.completeness).where(Reading.id.in_(ids)))
+               Reading.lstm_score, Reading.completeness, Reading.detectors).where(Reading.id.in_(ids)))
     return {reading_id: LatestReading(t=t, value=value, z=z, anomaly=bool(anomaly), anomaly_ratio=ratio,
-                                      lstm_score=lstm_score, completeness=completeness)
-            for reading_id, t, value, z, anomaly, ratio, lstm_score, completeness in rows}
+                                      lstm_score=lstm_score, completeness=completeness,
+                                      detectors=json.loads(others) if others else {})
+            for reading_id, t, value, z, anomaly, ratio, lstm_score, completeness, others in rows}
 
 
 def line_state() -> Optional[str]:

@@ -98,6 +98,8 @@ class Reading(db.Model):
     baseline_state: Mapped[str] = mapped_column(String(16))
     completeness: Mapped[float] = mapped_column(Float)
     scenario_id: Mapped[Optional[int]] = mapped_column(ForeignKey("scenarios.id"))
+    # JSON {name: {score, anomaly, why, expected, spread}}: the other chosen detectors' verdicts; NULL when none run.
+    detectors: Mapped[Optional[str]] = mapped_column(Text)
 
     # The dashboard asks for "the latest N of a sensor" (and "after id X"):
     # (sensor_id, id) answers both from the index alone, at any table size.
@@ -137,6 +139,25 @@ class SamplerLease(db.Model):
     # The holder's health, for /metrics: how far behind schedule its last step was, and how long it took.
     lag_s: Mapped[Optional[float]] = mapped_column(Float)
     loop_s: Mapped[Optional[float]] = mapped_column(Float)
+    # The holder's steps failing in a row, and the last one's error: a sampler that beats but stores nothing.
+    step_failures: Mapped[Optional[int]] = mapped_column(Integer)
+    step_error: Mapped[Optional[str]] = mapped_column(Text)
+    step_failed_at: Mapped[Optional[float]] = mapped_column(Float)
+
+
+class SamplerCrash(db.Model):
+    """A sampler thread that died, in any process, and when its supervisor restarts (restarted) it.
+
+    In the database, so that /healthz answers the same from every worker.
+    """
+
+    __tablename__ = "sampler_crashes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    crashed_at: Mapped[float] = mapped_column(Float, index=True)
+    error: Mapped[str] = mapped_column(Text)
+    restart_at: Mapped[float] = mapped_column(Float)  # crashed_at + the backoff delay
+    restarted_at: Mapped[Optional[float]] = mapped_column(Float)
 
 
 class DetectorModel(db.Model):
@@ -324,6 +345,32 @@ class SensorCounter(db.Model):
     anomalies: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class ReadingRollup(db.Model):
+    """Readings older than the raw retention, kept as one row per sensor-minute (issue 9's thinning)."""
+
+    __tablename__ = "reading_rollups"
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"), primary_key=True)
+    minute: Mapped[float] = mapped_column(Float, primary_key=True)  # epoch seconds of the minute's start
+    n: Mapped[int] = mapped_column(Integer)
+    low: Mapped[float] = mapped_column(Float)
+    mean: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    anomalies: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_reading_rollups_minute", "minute"),)
+
+
+class SensorForecast(db.Model):
+    """A sensor's latest forecast of its next readings, replaced at every flush while a forecasting detector runs."""
+
+    __tablename__ = "sensor_forecasts"
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"), primary_key=True)
+    detector: Mapped[str] = mapped_column(String(200))
+    t: Mapped[float] = mapped_column(Float)  # the last reading it has seen
+    step_s: Mapped[float] = mapped_column(Float)  # seconds between forecast points
+    points: Mapped[str] = mapped_column(Text)  # JSON [[mean, low, high], ...], the first one step after t
+
+
 # --- real data in (issue 7) ---------------------------------------------------
 
 class IngestBatch(db.Model):
@@ -382,3 +429,39 @@ class SourceConfig(db.Model):
     next_try_at: Mapped[Optional[float]] = mapped_column(Float)
     lag_s: Mapped[Optional[float]] = mapped_column(Float)
     readings_total: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- who may do what (issue 9) ----------------------------------------------------
+
+class User(db.Model):
+    """A person who signs in: viewer, operator or admin; only a werkzeug password hash is stored."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class AuditEntry(db.Model):
+    """A control or settings change: who, what, before → after (JSON), when, from where."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    t: Mapped[float] = mapped_column(Float, index=True)
+    who: Mapped[str] = mapped_column(String(64))  # a user name, "token:<name>", or "local" without users
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))  # the route's endpoint name
+    target: Mapped[str] = mapped_column(String(200))  # the request path
+    before: Mapped[Optional[str]] = mapped_column(Text)  # JSON, when the route knows it
+    after: Mapped[Optional[str]] = mapped_column(Text)  # JSON: the new values (secrets blanked)
+    address: Mapped[Optional[str]] = mapped_column(String(64))
+
+
+class AppSecret(db.Model):
+    """Secrets the app makes for itself on first start (the session-signing key), shared by every worker."""
+
+    __tablename__ = "app_secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))

@@ -19,7 +19,7 @@ from helpers.storage.models import (BaselineEvent, Line, LineScore, Reading, Sam
 LINE_SCOPE = ""
 READING_FIELDS = ("id", "t", "value", "mean", "std", "z", "threshold", "anomaly", "anomaly_ratio",
                   "baseline_state", "completeness", "scenario_id", "zscore_anomaly", "lstm_score",
-                  "lstm_threshold", "lstm_anomaly")
+                  "lstm_threshold", "lstm_anomaly", "detectors")
 
 
 def init_db(profiles: Sequence[SensorProfile], seeds: Mapping[str, Any], simulator_seed: Optional[int] = None,
@@ -182,6 +182,15 @@ def latest_readings(sensor_id: int, window: int, since_id: Optional[int] = None)
 def restore_history(sensor_id: int, limit: int, since_t: Optional[float]) -> list[tuple[float, Optional[float], bool, bool]]:
     """The last ``limit`` readings since ``since_t`` as ``(value, z, z-score anomaly, anomaly)``, oldest first."""
     query = select(Reading.value, Reading.z, Reading.zscore_anomaly, Reading.anomaly).where(Reading.sensor_id == sensor_id)
+    if since_t is not None:
+        query = query.where(Reading.t >= since_t)
+    rows = db.session.execute(query.order_by(Reading.id.desc()).limit(limit)).all()
+    return [tuple(r) for r in reversed(rows)]
+
+
+def recent_values(sensor_id: int, limit: int, since_t: Optional[float]) -> list[tuple[float, float]]:
+    """The last ``limit`` ``(t, value)`` of a sensor since ``since_t``, oldest first: history for a detector to learn."""
+    query = select(Reading.t, Reading.value).where(Reading.sensor_id == sensor_id)
     if since_t is not None:
         query = query.where(Reading.t >= since_t)
     rows = db.session.execute(query.order_by(Reading.id.desc()).limit(limit)).all()

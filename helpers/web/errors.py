@@ -37,7 +37,12 @@ def init_app(app: Flask) -> None:
         # HTML pages keep Flask's pages; everything else (the JSON API) gets JSON.
         if request.accept_mimetypes.best == "text/html" and not request.path.startswith("/api"):
             return exc
-        return error_response(exc.code or 500, _reason(exc.code or 500), exc.description or exc.name)
+        return error_response(exc.code or 500, _reason(exc.code or 500), exc.description or exc.name,
+                              _HTTP_FIELDS.get(exc.code))
+
+
+# What a refusal by Flask itself (before a route's own checks) is about, so every 4xx names a field.
+_HTTP_FIELDS = {400: "body", 404: "path", 405: "method", 413: "body", 415: "Content-Type"}
 
 
 def _reason(status: int) -> str:

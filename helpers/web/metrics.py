@@ -38,6 +38,7 @@ class LinewatchCollector:
     def collect(self) -> Iterable[Metric]:
         snap = self.read()
         yield from sensor_families(snap.sensors)
+        yield from detector_families(snap.sensors)
         yield from state_families(snap)
         yield from counter_families(snap)
         yield from sampler_families(snap.sampler, self.clock(), self.stale_after)
@@ -80,6 +81,37 @@ def sensor_families(sensors: list[SensorSnapshot]) -> Iterable[Metric]:
 
 def _states(current: Optional[str]) -> tuple[str, ...]:
     return STATES if current is None or current in STATES else STATES + (current,)
+
+
+def detector_families(sensors: list[SensorSnapshot]) -> Iterable[Metric]:
+    """Each chosen detector's verdict on the newest reading, and the forecast ahead where one is made."""
+    score = GaugeMetricFamily("linewatch_detector_score",
+                              "The newest reading's score by each detector the sensor runs beside the z-score "
+                              "(0-1); NaN while it warms up.", labels=["sensor", "detector"])
+    anomaly = GaugeMetricFamily("linewatch_detector_anomaly",
+                                "1 when that detector flags the newest reading, 0 when not, NaN while it warms up.",
+                                labels=["sensor", "detector"])
+    forecast = GaugeMetricFamily("linewatch_forecast",
+                                 "The forecasting detector's forecast (mean and band) for the next reading "
+                                 "and for the end of the forecast horizon, in the sensor's unit.",
+                                 labels=["sensor", "detector", "bound", "ahead_seconds"])
+    made = GaugeMetricFamily("linewatch_forecast_timestamp_seconds",
+                             "Time of the last reading the forecast has seen, in Unix seconds.",
+                             labels=["sensor", "detector"])
+    for s in sensors:
+        for name, verdict in (s.latest.detectors if s.latest else {}).items():
+            score.add_metric([s.name, name], math.nan if verdict["score"] is None else verdict["score"])
+            flag = verdict["anomaly"]
+            anomaly.add_metric([s.name, name], math.nan if flag is None else float(flag))
+        ahead = s.forecast
+        if not ahead or not ahead["points"]:
+            continue
+        made.add_metric([s.name, ahead["detector"]], ahead["t"])
+        for point in {0: ahead["points"][0], 1: ahead["points"][-1]}.values():
+            seconds = f"{point['t'] - ahead['t']:g}"
+            for bound in ("mean", "low", "high"):
+                forecast.add_metric([s.name, ahead["detector"], bound, seconds], point[bound])
+    return score, anomaly, forecast, made
 
 
 def state_families(snap: Snapshot) -> Iterable[Metric]:

@@ -5,6 +5,7 @@ import math
 from typing import Any, Optional
 
 from flask import request
+from werkzeug.routing import IntegerConverter
 
 from helpers.storage import queries
 from helpers.storage.models import Sensor
@@ -50,3 +51,11 @@ def number(body: dict[str, Any], name: str, default: Optional[float], minimum: f
     if not minimum <= value <= maximum:
         raise ApiError(400, f"{name} must be between {minimum} and {maximum}, got {value}", name)
     return float(value)
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in a URL up to the largest 64-bit id: a bigger number is a 404, not a database overflow (500)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)

@@ -49,7 +49,8 @@ function item(anomaly, onSelect) {
 
 /**
  * The numbers of whichever detector flagged the reading: the z-score's, the
- * LSTM's (its verdict counts under verdict_source lstm or either), or both.
+ * LSTM's (its verdict counts under verdict_source lstm or either), or both;
+ * a chosen detector's flag (verdict_source naming it) is not in this answer.
  */
 function explainFlag(anomaly) {
   const { z, threshold } = anomaly;
@@ -60,5 +61,6 @@ function explainFlag(anomaly) {
   }
   if (reasons.length) return reasons.join(' · ');
   const zscore = z === null ? 'the z-score is still learning' : `z = ${formatNumber(z, 2)} is within ±${formatNumber(threshold, 1)}`;
-  return `LSTM: the shape of its window (${zscore})`;
+  // Neither flag: the verdict came from a detector chosen as the verdict source (the verdict table says which).
+  return `another detector's flag (${zscore})`;
 }

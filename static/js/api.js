@@ -54,7 +54,15 @@ function withQuery(url, params) {
   return text ? `${url}?${text}` : url;
 }
 
+/** The session's CSRF token from the page's meta tag: every change carries it. */
+function csrfHeaders(method) {
+  if (method === 'GET' || method === 'HEAD') return {};
+  const token = document.querySelector('meta[name="csrf-token"]')?.content;
+  return token ? { 'X-CSRF-Token': token } : {};
+}
+
 async function request(url, init) {
+  init = { ...init, headers: { ...csrfHeaders(init.method), ...(init.headers || {}) } };
   let response;
   try {
     // no-store: the data is live, a cached answer would be a wrong one.
@@ -68,6 +76,10 @@ async function request(url, init) {
     throw new ApiError('Cannot reach the Linewatch server (network down or server stopped).');
   }
   const body = await readJSON(response);
+  if (response.status === 401) {
+    // The session ended (or accounts were just created): sign in, then come back here.
+    window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`);
+  }
   if (!response.ok) throw new ApiError(errorMessage(response, body), response.status, body);
   return body;
 }

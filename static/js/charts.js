@@ -13,6 +13,7 @@ import {
   decimalsFor, explainLstm, explainZ, formatClock, formatError, formatNumber, formatPercent, formatPercentile,
   scenarioName,
 } from './format.js';
+import { describeSplit } from './detector_votes.js';
 
 // The UMD build is loaded by a classic <script>: there is no bundler.
 const { Chart } = window;
@@ -74,6 +75,26 @@ function lstmFlagStyle(c) {
 /** Vermillion like a z-score flag, squared and outlined: both detectors agree. */
 function bothStyle(c) {
   return markStyle(c.anomaly, 'rect', { borderColor: c.text, borderWidth: 1.5, pointRadius: 6, pointHoverRadius: 9 });
+}
+
+/**
+ * A ring around a reading on which the detectors split: a shape of its own,
+ * drawn around whichever mark (or none) the reading carries.
+ */
+function disagreeStyle(c) {
+  return markStyle(c.text, 'circle', {
+    backgroundColor: 'transparent', borderWidth: 2, pointRadius: 9, pointHoverRadius: 11,
+  });
+}
+
+/** A forecast's mean: dashed like the model mean, in the forecast's own hue. */
+function forecastMeanStyle(c) {
+  return lineStyle(c.forecast, { borderWidth: 2, borderDash: [6, 4] });
+}
+
+/** A forecast's band: the high edge fills down to the low one (the next dataset). */
+function forecastBandStyle(c, fill) {
+  return lineStyle(c.forecast, { borderWidth: 1, backgroundColor: c.forecastFill, fill, pointStyle: 'rect' });
 }
 
 /** Dashed and stepped: a threshold holds until the rule (percentile, ratio) changes. */
@@ -163,6 +184,7 @@ function withUnit(value, state) {
 function createChart(canvas, series, colours, yAxis, legend, zoomable = true) {
   const state = {
     series, colours, unit: '', digits: 2, scenarios: [], chance: null, rule: null, agreement: null, moment: null,
+    selected: null, horizon: null, forecastKey: '',
   };
   const chart = new Chart(canvas, {
     type: 'line',
@@ -205,7 +227,8 @@ export function createValueChart(canvas, colours) {
     },
     {
       id: 'value', label: 'Value', style: (c) => lineStyle(c.value),
-      toXY: (p) => ({ x: p.t, y: p.value }),
+      // The API point rides along: a click on the reading shows every detector's verdict on it.
+      toXY: (p) => ({ x: p.t, y: p.value, src: p }),
       describe: (item, state) => `Value: ${withUnit(item.parsed.y, state)}`,
     },
     {
@@ -232,6 +255,24 @@ export function createValueChart(canvas, colours) {
       toXY: (p, state) => (p.lstm_anomaly && zFlag(p) ? mark(p, p.value, state) : null),
       describe: (item) => [`z-score: ${explainZ({ ...item.raw, value: item.raw.y })}`, lstmWhy(item.raw)],
     },
+    {
+      id: 'disagree', label: 'detectors disagree', style: disagreeStyle, mark: true,
+      toXY: (p) => (p.disagree ? { x: p.t, y: p.value, src: p } : null),
+      describe: (item) => `Detectors disagree: ${describeSplit(item.raw.src)}`,
+    },
+    // Ahead of the live line: filled by setForecast, never from readings.
+    {
+      id: 'forecastMean', label: 'Forecast', style: forecastMeanStyle, ahead: true, toXY: () => null,
+      describe: (item, state) => `${item.dataset.label}: ${withUnit(item.parsed.y, state)}`,
+    },
+    {
+      id: 'forecastHigh', label: 'Forecast band', style: (c) => forecastBandStyle(c, '+1'), ahead: true, toXY: () => null,
+      describe: (item, state) => {
+        const low = item.chart.data.datasets[item.datasetIndex + 1].data[item.dataIndex];
+        return `Forecast band: ${withUnit(low.y, state)} … ${withUnit(item.parsed.y, state)}`;
+      },
+    },
+    { id: 'forecastLow', label: 'Forecast low', style: (c) => forecastBandStyle(c, false), ahead: true, toXY: () => null },
   ];
   const legend = {
     labels: {
@@ -241,7 +282,89 @@ export function createValueChart(canvas, colours) {
   };
   const chart = createChart(canvas, series, colours, { title: { display: false, text: '' } }, legend);
   setAgreement(chart, false);
+  for (const id of ['disagree', 'forecastMean', 'forecastHigh', 'forecastLow']) datasetOf(chart, id).notInLegend = true;
   return chart;
+}
+
+/**
+ * The "detectors disagree" entry of the legend: shown while more than one
+ * detector judges the sensor, or while a disagreement is in view. True when
+ * that changed (the caller redraws).
+ */
+export function setDisagreement(chart, on) {
+  const dataset = datasetOf(chart, 'disagree');
+  const shown = on || dataset.data.length > 0;
+  if (dataset.notInLegend === !shown) return false;
+  dataset.notInLegend = !shown;
+  return true;
+}
+
+/**
+ * A forecast ({detector, points: [{t, mean, low, high}]}; null or no points:
+ * none) drawn ahead of the live line: the mean dashed, low–high as a band, the
+ * legend naming the detector. `linked` charts keep the same time axis. True
+ * when what is drawn changed.
+ */
+export function setForecast(chart, forecast, linked = []) {
+  const points = forecast?.points ?? [];
+  const key = points.length ? `${forecast.detector}@${forecast.t}` : '';
+  const state = stateOf.get(chart);
+  if (key === state.forecastKey) return false;
+  state.forecastKey = key;
+  const series = { forecastMean: 'mean', forecastHigh: 'high', forecastLow: 'low' };
+  for (const [id, field] of Object.entries(series)) {
+    const dataset = datasetOf(chart, id);
+    dataset.data = points.map((p) => ({ x: p.t, y: p[field] }));
+    dataset.notInLegend = id === 'forecastLow' || !points.length;
+  }
+  datasetOf(chart, 'forecastMean').label = points.length ? `Forecast (${forecast.detector})` : 'Forecast';
+  datasetOf(chart, 'forecastHigh').label = points.length ? `Forecast band (${forecast.detector}, low–high)` : 'Forecast band';
+  const horizon = points.length ? points[points.length - 1].t : null;
+  for (const each of [chart, ...linked]) stateOf.get(each).horizon = horizon;
+  return true;
+}
+
+/**
+ * Calls `onPick(point, at)` with the API point of the reading nearest a click
+ * (within a few pixels) and where the click was ({x, y} on the canvas).
+ */
+export function onReadingClick(chart, onPick) {
+  chart.options.onClick = (event) => {
+    const { x: scale } = chart.scales;
+    const data = datasetOf(chart, 'value').data;
+    if (!data.length) return;
+    const at = scale.getValueForPixel(event.x);
+    const index = nearestIndex(data, at);
+    if (Math.abs(scale.getPixelForValue(data[index].x) - event.x) <= 12) onPick(data[index].src, { x: event.x, y: event.y });
+  };
+}
+
+/**
+ * The API point `step` readings from the one at `t` (t null: from beyond the
+ * newest, so step −1 is the newest); the newest or oldest at the ends, null
+ * when the chart is empty.
+ */
+export function readingBeside(chart, t, step) {
+  const data = datasetOf(chart, 'value').data;
+  if (!data.length) return null;
+  const from = t === null ? data.length : nearestIndex(data, t);
+  return data[Math.max(0, Math.min(data.length - 1, from + step))].src;
+}
+
+/** The reading at `t` (epoch seconds; null: none) marked with a dotted line, e.g. the one the verdict table explains. */
+export function setSelected(chart, t) {
+  stateOf.get(chart).selected = t;
+}
+
+function nearestIndex(data, x) {
+  let lo = 0;
+  let hi = data.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (data[mid].x < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 && Math.abs(data[lo - 1].x - x) <= Math.abs(data[lo].x - x) ? lo - 1 : lo;
 }
 
 /**
@@ -415,14 +538,18 @@ export function dropPoints(chart, dropped) {
 
 export function resetChart(chart) {
   for (const dataset of chart.data.datasets) dataset.data = [];
+  // An emptied forecast is drawn again by the next setForecast, even if it is the same one.
+  Object.assign(stateOf.get(chart), { forecastKey: '', horizon: null });
 }
 
 /** Redraws with the x range pinned to the data, so both charts line up in time and follow live data. */
 export function render(chart) {
   const data = longestData(chart);
+  const { horizon } = stateOf.get(chart);
   Object.assign(chart.options.scales.x, {
     min: data.length ? data[0].x : undefined,
-    max: data.length ? data[data.length - 1].x : undefined,
+    // A forecast reaches ahead of the newest reading: the axis makes room for it.
+    max: data.length ? Math.max(data[data.length - 1].x, horizon ?? -Infinity) : undefined,
   });
   buildAnnotations(chart);
   chart.update('none');
@@ -485,7 +612,7 @@ function styleAxes(chart, colours) {
 
 /** Only scenarios that overlap the data get a box, so their number stays bounded too. */
 function buildAnnotations(chart) {
-  const { scenarios, chance, moment, colours, series } = stateOf.get(chart);
+  const { scenarios, chance, moment, selected, colours, series } = stateOf.get(chart);
   const first = longestData(chart)[0]?.x ?? Infinity;
   const labelled = series[0].id === 'anomaly';
   const annotations = {};
@@ -511,7 +638,16 @@ function buildAnnotations(chart) {
     };
   }
   if (moment !== null) annotations.moment = momentLine(moment, colours, labelled);
+  if (selected !== null && selected !== undefined && selected >= first) annotations.selected = selectedLine(selected, colours);
   chart.options.plugins.annotation.annotations = annotations;
+}
+
+/** Dotted and thin: the reading whose verdicts the table shows, without hiding the data. */
+function selectedLine(at, colours) {
+  return {
+    type: 'line', xMin: at, xMax: at, borderColor: colours.text, borderWidth: 1.5, borderDash: [2, 3],
+    drawTime: 'beforeDatasetsDraw',
+  };
 }
 
 /** Solid and vermillion, above the data: the moment stands out from the dashed rules and the shading. */
@@ -656,6 +792,9 @@ function datasetOf(chart, id) {
   return chart.data.datasets[index];
 }
 
+/** The readings' span: series drawn ahead of the live line (a forecast) do not count. */
 function longestData(chart) {
-  return chart.data.datasets.reduce((a, b) => (b.data.length > a.data.length ? b : a)).data;
+  const { series } = stateOf.get(chart);
+  const own = chart.data.datasets.filter((_, index) => !series[index]?.ahead);
+  return own.reduce((a, b) => (b.data.length > a.data.length ? b : a)).data;
 }

@@ -19,6 +19,12 @@ import { createBacktest } from './backtest.js';
 import { createAlerts } from './alerts.js';
 import { createSources } from './sources.js';
 import { createExportLink } from './export_link.js';
+import { createHealth } from './health.js';
+import { createAccount } from './account.js';
+import { createAuditLog } from './audit.js';
+import { createDetectorPanel } from './detectors.js';
+import { createVerdicts } from './verdicts.js';
+import { createReadingPick } from './reading_pick.js';
 import { dropFromUrl, readLink } from './deep_link.js';
 import { currentTheme, onThemeChange, palette, toggleTheme } from './theme.js';
 import { formatClock, formatMoment, formatNumber, formatPercent, formatRule, scenarioName } from './format.js';
@@ -42,6 +48,8 @@ const urls = {
   modelCard: root.dataset.modelCardUrl,
   activateModel: root.dataset.activateModelUrl,
   lineScores: root.dataset.lineScoresUrl,
+  detectors: root.dataset.detectorsUrl,
+  forecast: root.dataset.forecastUrl,
 };
 
 /** Shading for the newest scenarios of a sensor: older ones have scrolled out of any window. */
@@ -136,6 +144,14 @@ const alerts = createAlerts($('alerts'), {
   navbar: { lineState: $('line-state-badge'), unacked: $('unacked-badge') },
 });
 const sources = createSources($('sources'), { postControl });
+const detectorPanel = createDetectorPanel({
+  form: $('detectors-form'), choices: $('detectors-choices'), status: $('detectors-status'),
+  sensor: $('detectors-sensor'), on: $('detectors-on'),
+}, { url: urls.detectors, postControl, sensorLabel });
+const verdicts = createVerdicts({
+  box: $('verdicts'), hint: $('verdicts-hint'), caption: $('verdicts-caption'), split: $('verdicts-split'), rows: $('verdicts-rows'),
+});
+const readingPick = createReadingPick(valueChart, { onPick: (point) => verdicts.show(point) });
 
 const state = {
   sensors: null,
@@ -153,8 +169,9 @@ const state = {
   // Sensors the overview named before the page knew them: the list was reloaded once for each.
   reloadedFor: new Set(),
   chance: null,
-  // The selected sensor's LSTM is on (from /get_control).
+  // The selected sensor's LSTM is on, and it runs extra detectors (from /get_control).
   lstmOn: false,
+  extraDetectors: false,
   // What else to ask for on this tick; each is cleared only by a successful answer.
   scenarioIds: new Set(),
   scenariosStale: true,
@@ -219,7 +236,9 @@ function renderCounts() {
 /** The value chart tells the detectors apart while the LSTM is on, or while its flags are still in view. */
 function renderAgreement() {
   const lstmMarks = charts.seriesSize(valueChart, 'lstmOnly') + charts.seriesSize(valueChart, 'both');
-  if (charts.setAgreement(valueChart, state.lstmOn || lstmMarks > 0)) valueChart.update('none');
+  const agreement = charts.setAgreement(valueChart, state.lstmOn || lstmMarks > 0);
+  const disagreement = charts.setDisagreement(valueChart, state.lstmOn || state.extraDetectors);
+  if (agreement || disagreement) valueChart.update('none');
 }
 
 /** The selected sensor's LSTM: its chart or a hint, the value chart's marks, the rule that explains a flag. */
@@ -242,6 +261,7 @@ function renderLstm(control) {
 /** Every part of the page that shows settings, from one /get_control (or /send_control) answer. */
 function applyControl(control) {
   controls.apply(control, state.sensor);
+  renderDetectors(control);
   renderLstm(control);
   sensorLstm.apply(control);
   lineLstm.apply(control);
@@ -249,6 +269,22 @@ function applyControl(control) {
   backtest.apply(control);
   alerts.apply(control);
   sources.apply(control);
+}
+
+/** The selected sensor's extra detectors: their panel, the verdict table's source, the chart's "disagree" key. */
+function renderDetectors(control) {
+  detectorPanel.apply(control, state.sensor);
+  verdicts.apply(control, state.sensor);
+  state.extraDetectors = Boolean(control.sensors?.[state.sensor]?.effective.detectors);
+}
+
+/**
+ * The forecast ahead of the live line: none around a past moment, kept as
+ * drawn while the view is paused. True when the charts must be redrawn.
+ */
+function applyForecast(forecast) {
+  if (view.paused && view.moment === null) return false;
+  return charts.setForecast(valueChart, view.moment === null ? forecast : null, [ratioChart, lstmChart]);
 }
 
 function renderViewState(paused) {
@@ -293,6 +329,7 @@ function applyData(data) {
   if (points.length) state.lastId = points[points.length - 1].id;
   const std = points.findLast((p) => p.std !== null)?.std;
   if (std !== undefined) charts.setValueUnit(valueChart, data.unit, std);
+  verdicts.setUnit(data.unit);
   if (points.some((p) => p.scenario_id !== null && !state.scenarioIds.has(p.scenario_id))) state.scenariosStale = true;
   view.append(points);
   if (view.paused) renderViewState(true);
@@ -375,10 +412,11 @@ async function loadNewSensors(lineData) {
 async function tick() {
   if (!state.sensors) await loadSensors();
   const { generation, controlSeq } = state;
-  const [data, lineData, control] = await Promise.all([
+  const [data, lineData, control, forecast] = await Promise.all([
     getJSON(urls.getData, { sensor: state.sensor, ...view.params(state.lastId) }),
     getJSON(urls.overview, { since: state.overviewSince, points: SPARK_POINTS }),
     getJSON(urls.getControl),
+    getJSON(urls.forecast, { sensor: state.sensor }),
   ]);
   if (controlSeq === state.controlSeq) applyControl(control);
   if (databaseReplaced(data, lineData)) {
@@ -388,7 +426,9 @@ async function tick() {
   await loadNewSensors(lineData);
   applyOverview(lineData);
   if (generation !== state.generation) return;
+  const forecastMoved = applyForecast(forecast);
   applyData(data);
+  if (forecastMoved && !data.points.length) view.refresh();
   await Promise.all([
     state.scenariosStale && loadScenarios(generation),
     state.anomaliesStale && loadAnomalies(),
@@ -452,6 +492,7 @@ function restart() {
   state.scenarioIds = new Set();
   state.scenariosStale = true;
   ui.downsampled.hidden = true;
+  readingPick.clear();
   if (view.paused) view.resume();
   view.clear();
   renderCounts();
@@ -602,3 +643,6 @@ bindEvents();
 renderThemeToggle();
 view.setMode(ui.windowSelect.value);
 poller.start();
+createHealth($('health-banner'), $('health-text'), root.dataset.healthzUrl).start();
+createAccount($('account')).start();
+createAuditLog($('audit')).start();

@@ -43,7 +43,7 @@ export function formatValue(value, unit, std) {
 }
 
 /**
- * Why the detector flagged a reading, with its own numbers:
+ * Why the detector flagged a reading (or let it pass), with its own numbers:
  * "z = (71.3 − 60.2) / 3.1 = 3.58 > 3.0". A model with zero spread flags any
  * change, which a division cannot show, so it gets a sentence instead.
  */
@@ -53,9 +53,10 @@ export function explainZ({ value, mean, std, z, threshold }) {
   if (!(std > 0)) {
     return `std = 0 (constant model): x = ${formatNumber(value, 4)} ≠ mean ${formatNumber(mean, 4)}`;
   }
-  const comparison = z < 0 ? `< ${MINUS}${limit}` : `> ${limit}`;
+  // A reading the z-score let pass reads as well: "… = 0.41, within ±3.0".
+  const comparison = Math.abs(z) <= threshold ? `, within ±${limit}` : (z < 0 ? ` < ${MINUS}${limit}` : ` > ${limit}`);
   return `z = (${formatNumber(value, digits)} ${MINUS} ${formatNumber(mean, digits)}) / `
-    + `${formatNumber(std, digits)} = ${formatNumber(z, 2)} ${comparison}`;
+    + `${formatNumber(std, digits)} = ${formatNumber(z, 2)}${comparison}`;
 }
 
 /** A reconstruction error: two decimals, more for small ones (0.82, 0.041). */
@@ -75,13 +76,14 @@ export function formatPercentile(percentile) {
 }
 
 /**
- * Why the LSTM flagged a reading: "error 0.82 > threshold 0.41 (99th
- * percentile × 2.0)"; the rule in brackets when it is known.
+ * Why the LSTM flagged a reading (or let it pass): "error 0.82 > threshold
+ * 0.41 (99th percentile × 2.0)"; the rule in brackets when it is known.
  */
 export function explainLstm({ score, threshold, percentile = null, ratio = null }) {
   const rule = percentile === null || percentile === undefined ? ''
     : ` (${formatPercentile(percentile)}${ratio === null || ratio === undefined ? '' : ` × ${formatRatio(ratio)}`})`;
-  return `error ${formatError(score)} > threshold ${formatError(threshold)}${rule}`;
+  const comparison = score <= threshold ? '≤' : '>'; // ≤: a window the LSTM let pass
+  return `error ${formatError(score)} ${comparison} threshold ${formatError(threshold)}${rule}`;
 }
 
 /** "99th percentile of held-out errors × 2.0": the LSTM's threshold rule in words. */

@@ -13,6 +13,27 @@ const VERDICT_MEANING = {
   both: 'a reading is an anomaly only when both flag it (one that cannot judge yet abstains).',
 };
 
+/** A chosen detector as the verdict source (detectors.js lists them): its flag alone counts. */
+function detectorMeaning(name) {
+  return `${name} alone; the z-score and LSTM flags are shown but do not count (the z-score stands in while ${name} warms up).`;
+}
+
+/**
+ * Besides the four fixed sources, the select offers the sensor's chosen
+ * detectors (and the source in force, should it be one no longer chosen).
+ * Left alone while the user has it open.
+ */
+function offerDetectors(select, effective) {
+  if (document.activeElement === select) return;
+  const fixed = Object.keys(VERDICT_MEANING);
+  const names = (effective.detectors ?? '').split(',').filter(Boolean);
+  if (!fixed.includes(effective.verdict_source) && !names.includes(effective.verdict_source)) names.push(effective.verdict_source);
+  const extra = [...select.options].filter((option) => !fixed.includes(option.value));
+  if (extra.map((option) => option.value).join() === names.join()) return;
+  for (const option of extra) option.remove();
+  for (const name of names) select.add(new Option(name, name));
+}
+
 export function createLstmSettings(ui, { postControl, onImported, sensorLabel }) {
   const inputs = [...ui.form.querySelectorAll('[data-setting]')];
   let sensor = null;
@@ -46,7 +67,8 @@ export function createLstmSettings(ui, { postControl, onImported, sensorLabel })
   }
 
   function showMeaning() {
-    ui.meaning.textContent = VERDICT_MEANING[ui.form.querySelector('[data-setting="verdict_source"]').value] ?? '–';
+    const { value } = ui.form.querySelector('[data-setting="verdict_source"]');
+    ui.meaning.textContent = VERDICT_MEANING[value] ?? (value ? detectorMeaning(value) : '–');
   }
 
   async function importFile(input) {
@@ -86,6 +108,7 @@ export function createLstmSettings(ui, { postControl, onImported, sensorLabel })
       }
       const effective = control.sensors?.[name]?.effective;
       if (!effective) return;
+      offerDetectors(ui.form.querySelector('[data-setting="verdict_source"]'), effective);
       for (const input of inputs) {
         if (document.activeElement !== input) input.value = String(effective[input.dataset.setting]);
       }

@@ -74,6 +74,8 @@ export function palette() {
     anomaly: '#D55E00',
     lstm: '#CC79A7', // reddish purple: the LSTM's flags (◆), beside the z-score's vermillion ▲
     ratio: '#E69F00',
+    forecast: '#009E73', // bluish green: a forecast detector's mean (dashed) and band ahead of the live line
+    forecastFill: 'rgba(0, 158, 115, 0.16)',
     ratioFill: 'rgba(230, 159, 0, 0.18)',
     amber: '#E69F00',
     red: '#D55E00',

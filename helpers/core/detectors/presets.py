@@ -3,7 +3,9 @@
 The configuration is the constructors' defaults; nothing here is set per series.
 Names with ``_seasonal`` judge each reading against the same time of day and
 need its timestamp; names with ``+likelihood`` post-process the detector's
-score into its log-likelihood (:mod:`.likelihood`). ``knn`` is the kNN distance
+score into its log-likelihood (:mod:`.likelihood`). ``forecast`` is the
+SARIMA + LSTM forecast residual (:mod:`.forecast`), which uses timestamps when
+it has them (for its seasonal period) and runs without. ``knn`` is the kNN distance
 detector (:mod:`.knn`); ``ensemble_*`` names stand for ensemble specs
 (:mod:`.ensemble`), and :func:`make` builds any spec such as ``max:a,b`` too.
 """
@@ -13,6 +15,7 @@ from typing import Callable
 
 from helpers.core.detectors import ensemble
 from helpers.core.detectors.contract import Detector
+from helpers.core.detectors.forecast import ForecastResidual
 from helpers.core.detectors.knn import KNNDistance
 from helpers.core.detectors.likelihood import ALARM, AnomalyLikelihood, WithLikelihood
 from helpers.core.detectors.mean_zscore import MeanZScore
@@ -26,6 +29,8 @@ PRESETS: dict[str, Callable[[], Detector]] = {
     "robust_zscore_seasonal+likelihood": lambda: WithLikelihood(RobustZScore(seasonal=True), AnomalyLikelihood()),
     "knn": KNNDistance,
     "knn+likelihood": lambda: WithLikelihood(KNNDistance(), AnomalyLikelihood()),
+    "forecast": ForecastResidual,
+    "forecast+likelihood": lambda: WithLikelihood(ForecastResidual(), AnomalyLikelihood()),
 }
 
 #: Named ensembles and the spec each stands for (registered as presets too).
@@ -42,6 +47,11 @@ KNN_ALARM = 0.99
 def needs_timestamps(name: str) -> bool:
     """Whether the named preset or ensemble spec judges readings by time of day (and so needs timestamps)."""
     return "_seasonal" in ENSEMBLES.get(name, name)
+
+
+def uses_timestamps(name: str) -> bool:
+    """Whether the named preset or spec reads timestamps when it has them (``forecast`` takes its seasonal period from them)."""
+    return needs_timestamps(name) or "forecast" in ENSEMBLES.get(name, name)
 
 
 #: Presets that need a timestamp with every reading.
@@ -63,6 +73,8 @@ def alarm(name: str, z_threshold: float = 3.0) -> float:
         return ALARM
     if spec == "knn":
         return KNN_ALARM
+    if spec == "forecast":
+        return z_to_unit(z_threshold, ForecastResidual.z_half)
     return z_to_unit(z_threshold, RobustZScore().z_half)
 
 

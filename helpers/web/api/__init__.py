@@ -14,5 +14,5 @@ def _no_store(response):
 
 
 # Importing the route modules registers their routes on ``bp``.
-from helpers.web.api import (alarms, backtest, control, evaluations, export, ingest, mail,  # noqa: E402,F401
-                             models, readings, sessions, sources)
+from helpers.web.api import (alarms, audit_log, backtest, control, detectors, evaluations, export, history,  # noqa: E402,F401
+                             ingest, mail, models, readings, sessions, sources)

@@ -1,6 +1,7 @@
 """Reading routes (the original names, kept): one sensor's data, all sensors, anomalies, scenarios, health."""
 from __future__ import annotations
 
+import json
 import math
 import time
 from datetime import datetime, timezone
@@ -10,7 +11,7 @@ from flask import current_app, jsonify, request
 
 from helpers.core.downsample import keep_anomalies_and_every_kth
 from helpers.core.scenarios import SCENARIO_KINDS
-from helpers.storage import lease, queries
+from helpers.storage import lease, queries, sampler_health
 from helpers.web.api import bp
 from helpers.web.errors import ApiError
 from helpers.web.params import int_arg, json_object, number, sensor_named
@@ -30,7 +31,20 @@ def chance_ratio(threshold: float) -> float:
 def _point(row: dict[str, Any]) -> dict[str, Any]:
     row["anomaly"] = bool(row["anomaly"])
     row["timestamp"] = datetime.fromtimestamp(row["t"], timezone.utc).isoformat()
+    row["detectors"] = json.loads(row["detectors"]) if row.get("detectors") else {}
+    row["disagree"] = disagree(row)
     return row
+
+
+def disagree(row: dict[str, Any]) -> bool:
+    """Whether the detectors that judged this reading split: some flagged it and some did not."""
+    flags = set()
+    if row.get("z") is not None:
+        flags.add(bool(row["zscore_anomaly"]))
+    if row.get("lstm_anomaly") is not None:
+        flags.add(bool(row["lstm_anomaly"]))
+    flags.update(v["anomaly"] for v in row["detectors"].values() if v.get("anomaly") is not None)
+    return len(flags) > 1
 
 
 @bp.get("/get_data", endpoint="get_data")
@@ -148,12 +162,31 @@ def list_scenarios():
 
 @bp.get("/healthz", endpoint="healthz")
 def healthz():
-    age = lease.heartbeat_age(time.time())
+    """200 while a sampler beats and stores; 503 (down, stale, degraded) with the reason otherwise.
+
+    Every answer carries the restarts of crashed sampler threads and the last crash.
+    """
+    now = time.time()
+    age = lease.heartbeat_age(now)
     stale_after = current_app.config["SAMPLER_STALE_SECONDS"]
+    health = sampler_health.summary(now, stale_after)
+    extra = {"sampler_restarts": health["sampler_restarts"], "last_crash": health["last_crash"],
+             "step_failures": health["step_failures"]}
+    heartbeat = None if age is None else round(age, 3)
+    if health["restarting"]:
+        crash = health["last_crash"]
+        return jsonify(status="degraded", error="sampler_restarting", heartbeat_age_s=heartbeat,
+                       message=f"the sampler thread crashed ({crash['error']}); restart "
+                               f"{health['sampler_restarts']} in {max(crash['restart_at'] - now, 0):.0f} s",
+                       **extra), 503
     if age is None:
         return jsonify(status="down", error="sampler_down", message="no sampler holds the lease",
-                       heartbeat_age_s=None), 503
+                       heartbeat_age_s=None, **extra), 503
     if age > stale_after:
         return jsonify(status="stale", error="sampler_stale", message=f"sampler silent for {age:.1f} s",
-                       heartbeat_age_s=round(age, 3)), 503
-    return {"status": "ok", "heartbeat_age_s": round(age, 3)}
+                       heartbeat_age_s=heartbeat, **extra), 503
+    if health["failing"]:
+        return jsonify(status="degraded", error="sampler_failing", heartbeat_age_s=heartbeat,
+                       message=f"the sampler's last {health['step_failures']} steps failed ({health['step_error']})",
+                       **extra), 503
+    return {"status": "ok", "heartbeat_age_s": heartbeat, **extra}

@@ -1,0 +1,301 @@
+"""Several views of one stream, each judged by its own anomaly likelihood; the loudest view speaks.
+
+A single robust z-score of the readings misses changes that do not move the level
+far: a burst of jitter, a jump in the rate of change, a slow level shift that a
+one-reading z-score sees only as a few mildly high scores. :class:`MultiView`
+looks at the stream in several ways at once ("views"):
+
+- ``level``: the reading itself (against the same time of day when that explains
+  part of the spread, as :class:`~.robust_zscore.RobustZScore` with ``seasonal``);
+- ``diff``: the first difference ``x - previous x`` (a sudden step or spike);
+- ``mean``: the mean of the last few readings against the readings' median, in
+  units of the readings' spread shrunk by ``sqrt(k)`` (a small but lasting shift);
+- ``spread``: the log of the recent readings' mean absolute difference against
+  its own history (a change of the noise, not of the level).
+
+Each view turns its robust z into a raw score, and its own
+:class:`~.likelihood.AnomalyLikelihood` turns the raw scores into a
+log-likelihood, so a view that is noisy on one stream stops counting there. The
+detector's score is the largest of them; a reading beyond the whole range seen so
+far scores 1 (NAB's new-extreme rule). After a reading at or above
+``hold_level``, the scores of the next ``hold`` readings are damped unless they
+beat it — a change raises one alarm, not a burst of them.
+
+Everything is causal (each view scores a reading, then learns it) and set once
+for every stream.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import NamedTuple, Optional, Sequence
+
+from helpers.core.detectors.contract import Timestamp
+from helpers.core.detectors.likelihood import AnomalyLikelihood, log_likelihood
+from helpers.core.detectors.robust_zscore import RobustZScore, z_to_unit
+from helpers.core.detectors.rolling_quantiles import RollingMedianMAD
+from helpers.core.detectors.robust_zscore import Explanation as _RZExplanation
+from helpers.core.detectors.robust_zscore import _day_and_second, robust_scale
+
+VIEWS = ("level", "diff", "mean", "spread")
+
+
+class ViewVerdict(NamedTuple):
+    view: str
+    z: float
+    score: float
+
+    def __str__(self) -> str:
+        return f"{self.view} z {self.z:+.1f} → {self.score:.3f}"
+
+
+class Explanation(NamedTuple):
+    """Why the last reading scored what it did: the loudest view, the other views, and the rules."""
+
+    value: float
+    score: float
+    loudest: Optional[ViewVerdict]
+    views: tuple
+    extreme: bool
+    held: bool
+    level: object = None
+
+    def __str__(self) -> str:
+        if self.extreme:
+            head = f"{self.value:.4g} is beyond every reading seen so far: score 1"
+        elif self.loudest is None:
+            head = f"{self.value:.4g}: views still learning"
+        else:
+            names = {"level": "the level", "diff": "the step from the previous reading",
+                     "mean": "the mean of the last readings", "spread": "the recent jitter"}
+            head = (f"{self.value:.4g}: loudest view is {names.get(self.loudest.view, self.loudest.view)} "
+                    f"(z {self.loudest.z:+.1f}, likelihood score {self.loudest.score:.3f})")
+        if self.held:
+            head += "; damped: an alarm was raised a moment ago"
+        others = ", ".join(str(v) for v in self.views if v is not self.loudest)
+        if self.level is not None:
+            head += f"; level: {self.level}"
+        return head + (f"; other views: {others}" if others else "")
+
+
+class WeeklyRobustZScore(RobustZScore):
+    """:class:`RobustZScore` with a third baseline: the same time of the week over the last ``weeks`` weeks.
+
+    A reading is judged on whichever of the plain readings, the time-of-day residuals and the
+    time-of-week residuals has the tightest robust spread (a weekly cycle, such as weekday
+    traffic against weekend traffic, is then learnt rather than flagged).
+    """
+
+    def __init__(self, weeks: int = 4, **kw):
+        kw.setdefault("seasonal", True)
+        super().__init__(**kw)
+        self.weeks = int(weeks)
+        self._week_slots: dict = {}
+        self._week_residuals = RollingMedianMAD(self.window)
+
+    def _weekly_residual(self, x: float, t: Timestamp) -> Optional[float]:
+        day, second = _day_and_second(t)
+        week, weekday = divmod(day, 7)
+        slot = self._week_slots.setdefault((weekday, second // self.slot_seconds), deque())
+        while slot and slot[0][0] < week - self.weeks:
+            slot.popleft()
+        residual = None
+        if slot:
+            ordered = sorted(value for _, value in slot)
+            h = len(ordered) // 2
+            median = ordered[h] if len(ordered) % 2 else 0.5 * (ordered[h - 1] + ordered[h])
+            residual = x - median
+        slot.append((week, x))
+        return residual
+
+    def update(self, x: float, t: Timestamp = None) -> Optional[float]:
+        x = float(x)
+        weekly = self._weekly_residual(x, t)
+        score = super().update(x, t)
+        if score is not None and weekly is not None and len(self._week_residuals) >= self.warmup:
+            centre = self._week_residuals.median()
+            w_scale = robust_scale(self._week_residuals, centre)
+            if w_scale < self.last.scale:
+                self.last = _RZExplanation(x, x - weekly + centre, w_scale, (weekly - centre) / w_scale, True)
+                score = z_to_unit(self.last.z, self.z_half)
+        if weekly is not None:
+            self._week_residuals.push(weekly)
+        return score
+
+
+class _ZView:
+    """A robust z of a derived value against that value's own recent median and MAD."""
+
+    def __init__(self, window: int, warmup: int):
+        self.window = RollingMedianMAD(window)
+        self.warmup = warmup
+
+    def update(self, v: float) -> Optional[float]:
+        z = None
+        if len(self.window) >= self.warmup:
+            m = self.window.median()
+            z = (v - m) / robust_scale(self.window, m)
+        self.window.push(v)
+        return z
+
+
+class MultiView:
+    """Max of per-view anomaly likelihoods, the new-extreme rule and a hold-off after alarms.
+
+    Parameters:
+        views: which views to use (see the module doc; ``level`` needs timestamps when ``seasonal``).
+        window, warmup: the robust z-scores' window and warm-up (readings).
+        z_half: the |z| that maps to a raw score of 0.5 (:func:`~.robust_zscore.z_to_unit`).
+        mean_k: readings in the ``mean`` view's average.
+        spread_k: differences in the ``spread`` view's jitter estimate.
+        seasonal: the ``level`` view compares with the same time of day when that helps.
+        extreme_tolerance: share of the range seen that a new extreme must pass (None: no rule).
+        hold, hold_level, hold_damp: after a score at or above ``hold_level``, the next ``hold``
+            readings' scores are multiplied by ``hold_damp`` unless they beat the alarm's score.
+        likelihood: keyword arguments of each view's :class:`~.likelihood.AnomalyLikelihood`.
+    """
+
+    def __init__(self, views: Sequence[str] = ("level", "diff"), window: int = 300, warmup: int = 100,
+                 z_half: float = 20.0, mean_k: int = 6, spread_k: int = 12, seasonal: bool = True,
+                 extreme_tolerance: Optional[float] = 0.05, hold: int = 0, hold_level: float = 0.5,
+                 hold_damp: float = 0.5, view_weights: Optional[dict] = None, likelihood: Optional[dict] = None,
+                 early: Optional[int] = None, early_z: Optional[float] = None,
+                 weeks: Optional[int] = None, step_tolerance: Optional[float] = None, ratchet: Optional[float] = None, ratchet_half_life: float = 2000.0, ratchet_damp: float = 0.5):
+        for v in views:
+            if v not in VIEWS:
+                raise ValueError(f"unknown view {v!r}; choose from {VIEWS}")
+        self.views = tuple(views)
+        self.z_half, self.mean_k, self.spread_k = float(z_half), int(mean_k), int(spread_k)
+        self.extreme_tolerance = extreme_tolerance
+        self.hold, self.hold_level, self.hold_damp = int(hold), float(hold_level), float(hold_damp)
+        self.view_weights = dict(view_weights or {})
+        kw = dict(likelihood or {})
+        self._lik = {v: AnomalyLikelihood(**kw) for v in self.views}
+        if "level" not in self.views:
+            self._level = None
+        elif weeks:
+            self._level = WeeklyRobustZScore(weeks=weeks, window=window, warmup=warmup, z_half=z_half)
+        else:
+            self._level = RobustZScore(window=window, warmup=warmup, z_half=z_half, seasonal=seasonal)
+        self._z = {v: _ZView(window, warmup) for v in self.views if v in ("diff", "spread")}
+        self._plain = RollingMedianMAD(window) if "mean" in self.views else None
+        self._warmup = warmup
+        self._recent: deque[float] = deque(maxlen=max(self.mean_k, self.spread_k + 1))
+        self._prev: Optional[float] = None
+        self._low = self._high = math.nan
+        self._since_alarm = 10 ** 9
+        self._alarm_score = 0.0
+        self._ready = False
+        self.step_tolerance = step_tolerance
+        self._max_step = math.nan
+        self.early, self.early_z = early, early_z
+        self.ratchet, self.ratchet_damp = ratchet, ratchet_damp
+        self._ratchet_decay = 0.5 ** (1.0 / ratchet_half_life)
+        self._ratchet_level = 0.0
+        self._peaks: deque[float] = deque(maxlen=10)
+        self._seen = 0
+        self.last: Optional[Explanation] = None
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    # -- the views' robust z of this reading (None while a view warms up) --------------------------
+    def _view_z(self, x: float, t: Timestamp) -> dict:
+        out = {}
+        if self._level is not None:
+            s = self._level.update(x, t)
+            out["level"] = None if s is None else self._level.last.z
+        recent = self._recent
+        recent.append(x)
+        if "diff" in self._z:
+            out["diff"] = None if self._prev is None else self._z["diff"].update(x - self._prev)
+        if "spread" in self._z:
+            if len(recent) > self.spread_k:
+                r = list(recent)[-(self.spread_k + 1):]
+                jitter = sum(abs(b - a) for a, b in zip(r, r[1:])) / self.spread_k
+                out["spread"] = self._z["spread"].update(math.log(jitter + 1e-9 * (abs(x) + 1.0)))
+            else:
+                out["spread"] = None
+        if self._plain is not None:
+            z = None
+            if len(self._plain) >= self._warmup and len(recent) >= self.mean_k:
+                m = self._plain.median()
+                mean = sum(list(recent)[-self.mean_k:]) / self.mean_k
+                z = (mean - m) / robust_scale(self._plain, m) * math.sqrt(self.mean_k) / 3.0
+            self._plain.push(x)
+            out["mean"] = z
+        self._prev = x
+        return out
+
+    def update(self, x: float, t: Timestamp = None) -> Optional[float]:
+        x = float(x)
+        extreme = self._new_extreme(x)
+        if self.step_tolerance is not None and self._prev is not None:
+            step = abs(x - self._prev)
+            if self._max_step > 0 and step > self._max_step * (1.0 + self.step_tolerance):
+                extreme = True
+            if not step <= self._max_step:
+                self._max_step = step
+        zs = self._view_z(x, t)
+        verdicts = []
+        for view in self.views:
+            z = zs.get(view)
+            if z is None:
+                continue
+            raw = z_to_unit(z, self.z_half)
+            if view == "spread" and z < 0:
+                raw = 0.0          # calmer than usual is not an anomaly
+            p = self._lik[view].update(raw)
+            if p is None:
+                continue
+            verdicts.append(ViewVerdict(view, z, log_likelihood(p) * self.view_weights.get(view, 1.0)))
+        ready = len(verdicts) == len(self.views)
+        self._seen += 1
+        if not ready and not self._ready:
+            if self.early is not None and self._seen > self.early:
+                # the views are still learning, but a new extreme is already worth an alarm
+                score = 1.0 if extreme else 0.0
+                z = zs.get("level")
+                if not extreme and self.early_z and z is not None:
+                    score = min(0.99, 0.5 * abs(z) / self.early_z)
+                self.last = Explanation(x, score, None, tuple(verdicts), extreme, False)
+                return score
+            self.last = Explanation(x, 0.0, None, tuple(verdicts), False, False)
+            return None
+        self._ready = True
+        loudest = max(verdicts, key=lambda v: v.score) if verdicts else None
+        score = 1.0 if extreme else (loudest.score if loudest else 0.0)
+        held = False
+        if self.ratchet is not None:
+            lz = zs.get("level")
+            self._peaks.append(0.0 if lz is None else abs(lz))
+            peak = max(self._peaks)
+            self._ratchet_level *= self._ratchet_decay
+            if score >= self.hold_level and not extreme:
+                if peak < self._ratchet_level * self.ratchet:
+                    score *= self.ratchet_damp
+                    held = True
+                self._ratchet_level = max(self._ratchet_level, peak)
+        self._since_alarm += 1
+        if self.hold and self._since_alarm <= self.hold and score <= self._alarm_score:
+            score *= self.hold_damp
+            held = True
+        elif score >= self.hold_level:
+            self._since_alarm = 0
+            self._alarm_score = score
+        level = self._level.last if self._level is not None else None
+        self.last = Explanation(x, score, loudest, tuple(verdicts), extreme, held, level)
+        return score
+
+    def _new_extreme(self, x: float) -> bool:
+        low, high = self._low, self._high
+        extreme = False
+        if self.extreme_tolerance is not None and high > low:
+            margin = (high - low) * self.extreme_tolerance
+            extreme = x > high + margin or x < low - margin
+        if not x >= low:
+            self._low = x
+        if not x <= high:
+            self._high = x
+        return extreme

@@ -1,0 +1,29 @@
+"""The detectors a sensor can run live, and the forecast of the one that forecasts."""
+from __future__ import annotations
+
+from flask import request
+
+from helpers.core.detectors import catalog
+from helpers.storage import forecasts, queries
+from helpers.web.api import bp
+from helpers.web.params import sensor_named
+
+
+@bp.get("/api/detectors", endpoint="detectors")
+def detectors():
+    """The catalogue, and each sensor's choice (its ``detectors`` and ``verdict_source`` in force)."""
+    line, overrides = queries.load_settings()
+    chosen = {}
+    for sensor in queries.all_sensors():
+        settings = queries.effective(line, overrides, sensor.name)
+        chosen[sensor.name] = {"detectors": [n for n in settings["detectors"].split(",") if n],
+                               "verdict_source": settings["verdict_source"]}
+    return {"detectors": catalog.entries(line["z_threshold"]), "sensors": chosen}
+
+
+@bp.get("/api/forecast", endpoint="forecast")
+def forecast():
+    """The sensor's latest forecast ``{detector, t, step_s, points: [{t, mean, low, high}]}``; null points without one."""
+    sensor = sensor_named(request.args.get("sensor"))
+    found = forecasts.latest(sensor.id)
+    return {"sensor": sensor.name, **(found or {"detector": None, "t": None, "step_s": None, "points": []})}

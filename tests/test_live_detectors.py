@@ -1,0 +1,147 @@
+"""The other detectors live: chosen per sensor, run by the real sampler, stored, explained, exported."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from helpers.storage.db import db
+from helpers.storage.models import Reading, Setting
+from tests.helpers_for_tests import FakeClock, drive, started_sampler
+
+
+def _readings(app, sensor_id=None):
+    with app.app_context():
+        query = db.select(Reading).order_by(Reading.id)
+        if sensor_id is not None:
+            query = query.where(Reading.sensor_id == sensor_id)
+        return [(r.t, r.value, r.anomaly, r.zscore_anomaly, json.loads(r.detectors) if r.detectors else None)
+                for r in db.session.scalars(query)]
+
+
+def _sensor_id(app, name):
+    from helpers.storage import queries
+    with app.app_context():
+        return queries.sensor_by_name(name).id
+
+
+@pytest.fixture
+def fast(app, client):
+    """The line at 20 readings/s with a short z-score model, so detectors warm up within seconds of fake time."""
+    client.post("/send_control", json={"sample_rate_hz": 20.0, "model_size": 30})
+    return app
+
+
+def test_a_bad_detector_name_is_refused_naming_the_field_and_nothing_is_stored(client, app):
+    before = client.get("/get_control").get_json()
+    response = client.post("/send_control", json={"sensor": "vibration",
+                                                  "detectors": "robust_zscore+likelihood,nonsense"})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["field"] == "detectors" and "nonsense" in body["message"]
+    assert client.post("/send_control", json={"detectors": 7}).status_code == 400
+    assert client.post("/send_control", json={"verdict_source": "nonsense"}).status_code == 400
+    assert client.get("/get_control").get_json() == before
+
+
+def test_the_choice_is_stored_normalised_and_listed_with_the_catalogue(client):
+    response = client.post("/send_control", json={"sensor": "vibration",
+                                                  "detectors": " knn , robust_zscore,knn"})
+    assert response.status_code == 200
+    listed = client.get("/api/detectors").get_json()
+    assert listed["sensors"]["vibration"]["detectors"] == ["knn", "robust_zscore"]
+    assert listed["sensors"]["motor_temperature"]["detectors"] == []
+    names = {d["name"]: d for d in listed["detectors"]}
+    assert {"robust_zscore", "knn", "robust_zscore_seasonal+likelihood", "ensemble_max"} <= set(names)
+    assert names["knn+likelihood"]["alarm"] == 0.5 and names["knn+likelihood"]["likelihood"]
+    assert names["robust_zscore_seasonal"]["seasonal"]
+    assert all(d["description"] for d in listed["detectors"])
+
+
+def test_the_sampler_runs_each_chosen_detector_and_stores_its_verdict_and_why(fast, client):
+    client.post("/send_control", json={"sensor": "vibration", "detectors": "robust_zscore,knn"})
+    clock = FakeClock(time.time() + 1)
+    drive(fast, started_sampler(fast, clock), clock, 30.0)
+    rows = _readings(fast, _sensor_id(fast, "vibration"))
+    assert len(rows) >= 500
+    others = [r[4] for r in rows]
+    assert all(set(o) == {"robust_zscore", "knn"} for o in others)
+    # Each warms up at its own pace: robust_zscore after 100 readings, knn after 300.
+    assert others[50]["robust_zscore"]["score"] is None and others[150]["robust_zscore"]["score"] is not None
+    assert others[150]["knn"]["score"] is None and others[-1]["knn"]["score"] is not None
+    last = others[-1]["robust_zscore"]
+    assert last["why"].startswith("median ") and "score" in last["why"]
+    assert last["expected"] is not None and last["spread"] > 0
+    assert last["anomaly"] == (last["score"] >= 3.0 / (3.0 + 20.0))
+    # Other sensors run none: nothing stored for them.
+    assert all(r[4] is None for r in _readings(fast, _sensor_id(fast, "motor_temperature")))
+
+
+def test_get_data_shows_every_verdict_and_marks_disagreements(fast, client):
+    client.post("/send_control", json={"anomaly_level": 60.0})
+    client.post("/send_control", json={"sensor": "vibration", "detectors": "robust_zscore"})
+    clock = FakeClock(time.time() + 1)
+    drive(fast, started_sampler(fast, clock), clock, 40.0)
+    points = client.get("/get_data?sensor=vibration&window=10000").get_json()["points"]
+    judged = [p for p in points if p["z"] is not None and p["detectors"]["robust_zscore"]["score"] is not None]
+    assert judged
+    for p in judged:
+        other = p["detectors"]["robust_zscore"]["anomaly"]
+        assert p["disagree"] == (other != p["zscore_anomaly"])
+    # The mean/std z-score and the median/MAD one do not always agree on a disturbed line.
+    assert any(p["disagree"] for p in judged) and any(not p["disagree"] for p in judged)
+
+
+def test_a_chosen_detector_can_be_the_verdict_that_counts(fast, client):
+    client.post("/send_control", json={"anomaly_level": 60.0})
+    client.post("/send_control", json={"sensor": "vibration", "verdict_source": "robust_zscore"})
+    clock = FakeClock(time.time() + 1)
+    drive(fast, started_sampler(fast, clock), clock, 30.0)
+    rows = _readings(fast, _sensor_id(fast, "vibration"))
+    judged = [r for r in rows if r[4]["robust_zscore"]["anomaly"] is not None]
+    assert len(judged) > 100
+    assert all(r[2] == r[4]["robust_zscore"]["anomaly"] for r in judged)
+    assert any(r[2] != r[3] for r in judged)  # not simply the z-score's verdict
+
+
+def test_a_detector_chosen_mid_session_learns_from_the_stored_history_first(fast, client):
+    clock = FakeClock(time.time() + 1)
+    sampler = started_sampler(fast, clock)
+    drive(fast, sampler, clock, 10.0)  # 200 readings a sensor, nobody else judging
+    client.post("/send_control", json={"sensor": "vibration", "detectors": "robust_zscore"})
+    drive(fast, sampler, clock, 1.0)
+    fresh = [r[4] for r in _readings(fast, _sensor_id(fast, "vibration")) if r[4] is not None]
+    assert fresh and fresh[0]["robust_zscore"]["score"] is not None
+
+
+def test_after_a_restart_the_detectors_resume_from_the_stored_history(fast, client):
+    client.post("/send_control", json={"sensor": "vibration", "detectors": "robust_zscore"})
+    clock = FakeClock(time.time() + 1)
+    drive(fast, started_sampler(fast, clock), clock, 10.0)
+    count = len(_readings(fast, _sensor_id(fast, "vibration")))
+    drive(fast, started_sampler(fast, clock), clock, 0.5)  # a new process: nothing in memory
+    after = _readings(fast, _sensor_id(fast, "vibration"))[count:]
+    assert after and after[0][4]["robust_zscore"]["score"] is not None
+
+
+def test_metrics_export_each_detectors_verdict(fast, client):
+    client.post("/send_control", json={"sensor": "vibration", "detectors": "robust_zscore,knn"})
+    clock = FakeClock(time.time() + 1)
+    drive(fast, started_sampler(fast, clock), clock, 10.0)
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))}
+    samples = {(s.labels["sensor"], s.labels["detector"]): s.value
+               for s in families["linewatch_detector_score"].samples}
+    newest = _readings(fast, _sensor_id(fast, "vibration"))[-1][4]
+    assert samples[("vibration", "robust_zscore")] == pytest.approx(newest["robust_zscore"]["score"])
+    assert ("vibration", "knn") in samples  # warming up: NaN, but present
+    flags = {(s.labels["sensor"], s.labels["detector"]): s.value for s in families["linewatch_detector_anomaly"].samples}
+    assert flags[("vibration", "robust_zscore")] == float(newest["robust_zscore"]["anomaly"])
+
+
+def test_a_setting_row_holds_the_normalised_names(client, app):
+    client.post("/send_control", json={"detectors": "knn,,robust_zscore"})
+    with app.app_context():
+        stored = db.session.scalar(db.select(Setting.value).where(Setting.key == "detectors", Setting.scope == ""))
+    assert json.loads(stored) == "knn,robust_zscore"
