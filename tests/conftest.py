@@ -1,18 +1,30 @@
-"""Shared fixtures: an app on a fresh temporary SQLite database, its clients, and a live server."""
+"""Shared fixtures: an app on a fresh temporary database, its clients, and a live server.
+
+The database is a SQLite file in the test's directory, or, with ``LINEWATCH_TEST_DATABASE_URL`` set to a
+PostgreSQL server (``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``, a role that may create
+databases), a fresh database on that server for each app directory, dropped after the test.
+"""
 from __future__ import annotations
 
+import re
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
 from helpers.runtime.service import SamplerThread
+from tests import postgres_server as pg
+from tests.postgres_server import database_url, on_postgres
+
+ON_POSTGRES = on_postgres()
 
 
 def make_app(tmp_path, **overrides):
-    config = {"DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}", "SAMPLER_AUTOSTART": False,
+    """The app on the database of ``tmp_path`` (the same directory gives the same database)."""
+    config = {"DATABASE_URL": database_url(tmp_path), "SAMPLER_AUTOSTART": False,
               "SIMULATOR_SEED": 1, "TESTING": True, "MAIL_AUTOSTART": False}
     config.update(overrides)
     return create_app(config)
@@ -42,10 +54,11 @@ def live_server(tmp_path):
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A throwaway PostgreSQL server on 127.0.0.1, started from the Debian binaries."""
-    from tests.postgres_server import PostgresServer
-
-    server = PostgresServer.start_or_skip()
+    """The server of LINEWATCH_TEST_DATABASE_URL, or a throwaway one on 127.0.0.1 from the Debian binaries."""
+    if ON_POSTGRES:
+        yield pg.databases().server
+        return
+    server = pg.PostgresServer.start_or_skip()
     try:
         yield server
     finally:
@@ -54,8 +67,66 @@ def postgres_server():
 
 @pytest.fixture
 def postgres_url(postgres_server, request):
-    """A fresh, empty database on that server for one test."""
-    return postgres_server.fresh_database(request.node.name)
+    """A fresh, empty database on that server for one test, dropped after it."""
+    name = "lwtest_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
+    yield postgres_server.create_database(name)
+    postgres_server.drop_database(name)
+
+
+# --- PostgreSQL runs: a database per app directory, dropped with the test -------------------
+
+@pytest.fixture(autouse=True)
+def _drop_the_tests_databases(request):
+    if not ON_POSTGRES:
+        yield
+        return
+    tmp_path = Path(request.getfixturevalue("tmp_path"))
+    yield
+    pg.databases().drop_under(tmp_path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_every_test_database():
+    yield
+    if ON_POSTGRES:
+        pg.databases().drop_all()
+
+
+_DATABASE_FIXTURES = {"app", "live_server", "restartable_server", "postgres_url", "postgres_server"}
+_BUILDS_AN_APP = re.compile(r"\b(make_app|sampling_server|create_app|gunicorn)\(|postgres_url|DATABASE_URL")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--database-tests-only", action="store_true",
+                     help="run only the tests that build an app on a database (scripts/test's PostgreSQL pass: "
+                          "the others do not depend on the database and ran in the SQLite pass)")
+
+
+def uses_a_database(item) -> bool:
+    """Whether ``item`` builds an app (through a fixture, or a module that calls make_app & co. itself)."""
+    if _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    module = getattr(item, "module", None)
+    source = getattr(module, "__file__", None)
+    return bool(source and Path(source).name.startswith("test_") and _BUILDS_AN_APP.search(Path(source).read_text()))
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--database-tests-only"):
+        return
+    keep, drop = [], []
+    for item in items:
+        (keep if uses_a_database(item) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_report_header(config):
+    if ON_POSTGRES:
+        server = pg.databases().server
+        return [f"database: PostgreSQL at {server.admin_url.render_as_string()} (a fresh database per test app)"]
+    return ["database: SQLite (a file per test app); set LINEWATCH_TEST_DATABASE_URL for PostgreSQL"]
 
 
 class RestartableServer:

@@ -9,7 +9,12 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+import sqlalchemy
+from sqlalchemy.pool import NullPool
+
+from tests.postgres_server import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS = "/usr/bin/prometheus"
@@ -58,21 +63,31 @@ def _answers(url: str) -> bool:
 
 @contextmanager
 def gunicorn(tmp_path: Path, **env: str):
-    """The app under gunicorn (``gunicorn.conf.py``, a fresh SQLite database) until ``/healthz`` answers.
+    """The app under gunicorn (``gunicorn.conf.py``, a fresh database) until ``/healthz`` answers.
 
     ``env`` adds environment variables (WEB_CONCURRENCY, SAMPLE_RATE_HZ, ...). Yields ``(base URL, database
-    path, process)``; the output goes to ``tmp_path / "gunicorn.out"``.
+    URL, process)``; read the database with ``query``. The output goes to ``tmp_path / "gunicorn.out"``.
     """
-    port, db_path = free_port(), tmp_path / "gunicorn.db"
-    environ = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "BIND": f"127.0.0.1:{port}", **env}
+    port, db_url = free_port(), database_url(tmp_path, "gunicorn.db")
+    environ = {**os.environ, "DATABASE_URL": db_url, "BIND": f"127.0.0.1:{port}", **env}
     base = f"http://127.0.0.1:{port}"
     argv = [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "app:create_app()"]
     process = start(argv, tmp_path / "gunicorn.out", lambda: _answers(f"{base}/healthz"), 60.0,
                     cwd=ROOT, env=environ)
     try:
-        yield base, db_path, process
+        yield base, db_url, process
     finally:
         stop(process, timeout_s=30)
+
+
+def query(db_url: str, sql: str, **params: Any) -> list[tuple]:
+    """The rows of ``sql`` (``:name`` parameters) on the database a server process writes to."""
+    engine = sqlalchemy.create_engine(db_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sqlalchemy.text(sql), params)]
+    finally:
+        engine.dispose()
 
 
 @contextmanager

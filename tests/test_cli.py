@@ -6,8 +6,10 @@ import math
 import random
 
 import pytest
+from sqlalchemy import inspect
 
 from helpers.core.zscore import ZScoreDetector, z_to_score
+from helpers.storage.db import db
 
 
 def write(path, text):
@@ -20,10 +22,13 @@ def series_csv(path, values):
     return write(path, "\n".join(lines) + "\n")
 
 
-def test_init_db_creates_the_database(runner, tmp_path):
+def test_init_db_creates_the_database(app, runner, tmp_path):
     result = runner.invoke(args=["init-db"])
     assert result.exit_code == 0 and "database ready" in result.output
-    assert (tmp_path / "test.db").exists()
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        assert (tmp_path / "test.db").exists()
+    with app.app_context():
+        assert {"readings", "sensors", "settings"} <= set(inspect(db.engine).get_table_names())
 
 
 def test_score_writes_every_row_in_order_with_causal_scores(runner, tmp_path):

@@ -257,7 +257,10 @@ export function createValueChart(canvas, colours) {
     },
     {
       id: 'disagree', label: 'detectors disagree', style: disagreeStyle, mark: true,
-      toXY: (p) => (p.disagree ? { x: p.t, y: p.value, src: p } : null),
+      // A verdict from a chosen detector (verdict_source) has no ▲ ◆ ■ of its own: the ring counts it.
+      toXY: (p) => (p.disagree
+        ? { x: p.t, y: p.value, src: p, verdict: Boolean(p.anomaly) && !zFlag(p) && !p.lstm_anomaly }
+        : null),
       describe: (item) => `Detectors disagree: ${describeSplit(item.raw.src)}`,
     },
     // Ahead of the live line: filled by setForecast, never from readings.

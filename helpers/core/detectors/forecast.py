@@ -87,8 +87,8 @@ class ForecastResidual:
     refitted on the last ``fit_window`` readings.
 
     Parameters:
-        order, seasonal_order: SARIMA's (p, d, q) and, when a period applies, (P, D, Q).
-        max_season: the largest readings-per-day taken as a seasonal period (see the module).
+        order: SARIMA's (p, d, q); when a seasonal period s applies, a seasonal AR(1) at lag s joins it.
+        max_season: the largest readings-per-day taken as a seasonal period (0: never seasonal).
         fit_window: readings a fit sees (about 3.5 days of 5-minute readings).
         refit_every: readings between fits once running (early on, fits at 2×, 4×, ... ``warmup``).
         warmup: readings before the first fit and the first score (``update`` returns None until then).
@@ -112,13 +112,13 @@ class ForecastResidual:
 
     z_half = Z_HALF
 
-    def __init__(self, order: tuple[int, int, int] = (2, 1, 1), seasonal_order: tuple[int, int, int] = (1, 0, 0),
-                 max_season: int = 48, fit_window: int = 1000, refit_every: int = 1000, warmup: int = 300,
+    def __init__(self, order: tuple[int, int, int] = (2, 1, 1), max_season: int = 48, fit_window: int = 1000,
+                 refit_every: int = 1000, warmup: int = 300,
                  scale_window: int = 500, threshold: float = 3.0, z_half: float = Z_HALF, lstm: bool = True,
                  lags: int = 16, hidden: int = 16, epochs: int = 6, seed: int = 0):
         if not 50 <= warmup <= fit_window or refit_every < 1 or scale_window < 1:
             raise ValueError("50 <= warmup <= fit_window; refit_every, scale_window >= 1")
-        self.order, self.seasonal_order, self.max_season = tuple(order), tuple(seasonal_order), int(max_season)
+        self.order, self.max_season = tuple(order), int(max_season)
         self.fit_window, self.refit_every, self.warmup = int(fit_window), int(refit_every), int(warmup)
         self.threshold, self.z_half = float(threshold), float(z_half)
         self.season: Optional[int] = None         # decided at the first fit
@@ -215,8 +215,7 @@ class ForecastResidual:
         s = self.season if self.season and len(window) >= 4 * self.season else 0
         model = None
         try:
-            model, params = sarima.fit(window, self.order, self.seasonal_order if s else (0, 0, 0), s,
-                                       start=self._params)
+            model, params = sarima.fit(window, self.order, s, start=self._params)
             if not (np.all(np.isfinite(model.ar)) and np.all(np.isfinite(model.ma))):
                 model = None
             else:

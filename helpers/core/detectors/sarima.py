@@ -96,26 +96,32 @@ class Sarima:
         return lfilter(self.ma, self.ar, impulse)
 
 
-def fit(window: np.ndarray, order: tuple[int, int, int], seasonal_order: tuple[int, int, int] = (0, 0, 0),
-        s: int = 0, start: Optional[np.ndarray] = None, maxiter: int = 50) -> tuple[Sarima, np.ndarray]:
-    """Fit by maximum likelihood (statsmodels' SARIMAX, no trend term); the polynomials and the raw parameters.
+def fit(window: np.ndarray, order: tuple[int, int, int], s: int = 0, start: Optional[np.ndarray] = None,
+        maxiter: int = 50) -> tuple[Sarima, np.ndarray]:
+    """Fit SARIMA(p, d, q)(1, 0, 0)_s — or ARIMA(p, d, q) when ``s`` < 2 — by maximum likelihood; polynomials and params.
 
-    ``start`` (the previous fit's parameters) speeds up a refit on a shifted window. A fit that
-    fails to converge still returns its best parameters; statsmodels' warnings are silenced.
+    The seasonal AR term is fitted as a regression on the value one period back with
+    ARIMA errors, ``A(B)(y_t − Φ y_{t−s}) = M(B) e_t``, which is the same multiplicative
+    model, conditional on the first ``s`` readings: statsmodels' state then stays p + q
+    long instead of growing with the period, and a fit takes a fraction of a second, not
+    tens of seconds. No trend term: the difference already follows the level. ``start``
+    (the previous fit's parameters) speeds up a refit on a shifted window; a fit that
+    stops short of convergence keeps its best parameters; statsmodels' warnings are silenced.
     """
     from statsmodels.tsa.statespace.sarimax import SARIMAX   # loads only where a model is fitted
 
-    seasonal = (*seasonal_order, s) if s > 1 else (0, 0, 0, 0)
+    y = np.asarray(window, dtype=float)
+    endog, exog = (y[s:], y[:-s]) if s > 1 else (y, None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = SARIMAX(np.asarray(window, dtype=float), order=order, seasonal_order=seasonal, trend="n",
-                        concentrate_scale=True, simple_differencing=True)
+        model = SARIMAX(endog, exog=exog, order=order, trend="n", concentrate_scale=True,
+                        simple_differencing=True)
         if start is not None and len(start) != len(model.start_params):
             start = None
-        result = model.fit(start_params=start, disp=False, method="lbfgs", maxiter=maxiter)
-    p, d, q = order
-    P_, D, Q = seasonal[:3]
-    sarima = Sarima.from_params(result.arparams if p else (), result.maparams if q else (), d,
-                                result.seasonalarparams if P_ else (), result.seasonalmaparams if Q else (), D,
-                                seasonal[3])
-    return sarima, np.asarray(result.params, dtype=float)
+        params = np.asarray(model.fit(start_params=start, disp=False, method="lbfgs", maxiter=maxiter,
+                                      return_params=True), dtype=float)
+    named = dict(zip(model.param_names, params))
+    ar = [named[f"ar.L{i}"] for i in range(1, order[0] + 1)]
+    ma = [named[f"ma.L{i}"] for i in range(1, order[2] + 1)]
+    seasonal_ar = [named[model.param_names[0]]] if s > 1 else []
+    return Sarima.from_params(ar, ma, order[1], seasonal_ar, s=s), params
