@@ -25,10 +25,13 @@ Every ``--interval`` seconds, from the moment the page shows its first points:
 * ``/get_data?window=100`` asked by this script (median of 5).
 
 The curve is printed as a table (and written to ``--csv`` as it goes, so a run
-cut short keeps its rows), then each figure's first and last sample with the
-growth per hour between them and, from the second half of the samples alone
-(after the start-up), a least-squares slope per hour: the baseline is the
-run's own first sample.
+cut short keeps its rows). Then, for what must stay flat (memory, fds, threads,
+files, heap, DOM), the first and the last sample with the growth per hour
+between them and a least-squares slope per hour over the second half of the
+samples alone (after the start-up): the baseline is the run's own first
+sample. For what must stay quick (rates and latencies), the first, last,
+median and worst sample. Page errors and error lines in gunicorn's log are
+counted.
 """
 from __future__ import annotations
 
@@ -207,18 +210,7 @@ def fmt(row: dict, field: str, pattern: str) -> str:
     return pattern.format(value)
 
 
-def slope_per_hour(rows: list[dict], field: str) -> float:
-    """Least-squares slope of ``field`` over the second half of the samples, per hour."""
-    half = rows[len(rows) // 2:]
-    xs, ys = [r["minute"] / 60 for r in half], [float(r[field]) for r in half]
-    if len(xs) < 2:
-        return float("nan")
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    den = sum((x - mx) ** 2 for x in xs)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else float("nan")
-
-
-SUMMARY = [  # (field, name, unit)
+GROWTH = [  # (field, name, unit): what must stay flat
     ("rss_master_mb", "gunicorn master RSS", "MB"),
     ("rss_sampler_mb", "sampler worker RSS", "MB"),
     ("rss_other_mb", "other worker RSS", "MB"),
@@ -226,31 +218,65 @@ SUMMARY = [  # (field, name, unit)
     ("fds_sampler", "sampler worker open fds", ""),
     ("fds_other", "other worker open fds", ""),
     ("threads_total", "gunicorn threads", ""),
-    ("db_mb", "SQLite file", "MB"),
+    ("db_mb", "SQLite file (grows with the readings)", "MB"),
     ("wal_mb", "SQLite -wal", "MB"),
-    ("readings_per_s", "readings stored/s (all sensors)", ""),
-    ("page_eval_ms", "page evaluate", "ms"),
-    ("newest_age_s", "page newest point age", "s"),
-    ("page_polls_per_s", "page /get_data polls/s", ""),
-    ("page_get_data_ms", "page /get_data median", "ms"),
     ("heap_mb", "page JS heap after GC", "MB"),
     ("dom_nodes", "page DOM nodes", ""),
     ("listeners", "page JS event listeners", ""),
-    ("probe_get_data_ms", "/get_data from here", "ms"),
+]
+PACE = [  # (field, name, unit, worse is higher): what must stay quick
+    ("readings_per_s", "readings stored/s (all sensors)", "", False),
+    ("page_eval_ms", "page evaluate round trip", "ms", True),
+    ("newest_age_s", "page newest point age", "s", True),
+    ("page_polls_per_s", "page /get_data polls/s", "", False),
+    ("page_get_data_ms", "page /get_data median", "ms", True),
+    ("probe_get_data_ms", "/get_data from this script", "ms", True),
 ]
 
 
-def summary_rows(rows: list[dict]) -> list[tuple[str, ...]]:
-    first, last = rows[0], rows[-1]
-    hours = (last["minute"] - first["minute"]) / 60
-    out = [("figure", f"first (min {first['minute']:.1f})", f"last (min {last['minute']:.1f})", "change",
-            "per hour (first→last)", "per hour (2nd half fit)")]
-    for field, name, unit in SUMMARY:
-        a, b = float(first[field]), float(last[field])
-        per_hour = (b - a) / hours if hours else float("nan")
+def finite(rows: list[dict], field: str) -> list[tuple[float, float]]:
+    """(minute, value) of the samples where ``field`` has a number (rates have none at the first sample)."""
+    out = []
+    for r in rows:
+        value = float(r[field])
+        if value == value:
+            out.append((r["minute"], value))
+    return out
+
+
+def slope_per_hour(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope over the second half of the points, per hour."""
+    half = points[len(points) // 2:]
+    if len(half) < 2:
+        return float("nan")
+    xs, ys = [m / 60 for m, _ in half], [v for _, v in half]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else float("nan")
+
+
+def growth_rows(rows: list[dict]) -> list[tuple[str, ...]]:
+    out = [("figure", "first", "last", "change", "per hour (first→last)", "per hour (2nd half fit)")]
+    for field, name, unit in GROWTH:
+        points = finite(rows, field)
+        (m0, a), (m1, b) = points[0], points[-1]
+        per_hour = (b - a) / (m1 - m0) * 60 if m1 > m0 else float("nan")
         u = f" {unit}" if unit else ""
         out.append((name, f"{a:.2f}{u}", f"{b:.2f}{u}", f"{b - a:+.2f}{u}", f"{per_hour:+.2f}{u}/h",
-                    f"{slope_per_hour(rows, field):+.2f}{u}/h"))
+                    f"{slope_per_hour(points):+.2f}{u}/h"))
+    return out
+
+
+def pace_rows(rows: list[dict]) -> list[tuple[str, ...]]:
+    out = [("figure", "first", "last", "median", "worst")]
+    for field, name, unit, higher_worse in PACE:
+        values = [v for _, v in finite(rows, field)]
+        if not values:
+            continue
+        u = f" {unit}" if unit else ""
+        worst = max(values) if higher_worse else min(values)
+        out.append((name, f"{values[0]:.2f}{u}", f"{values[-1]:.2f}{u}", f"{statistics.median(values):.2f}{u}",
+                    f"{worst:.2f}{u}"))
     return out
 
 
@@ -259,7 +285,7 @@ def wait_for_points(page, timeout_s: float = 60) -> None:
                            " return c && c.data.datasets[1].data.length > 0; }", timeout=timeout_s * 1000)
 
 
-def run(args) -> list[dict]:
+def run(args) -> tuple[list[dict], list[str], int]:
     rows: list[dict] = []
     page_errors: list[str] = []
     writer = None
@@ -290,7 +316,7 @@ def run(args) -> list[dict]:
                 now = time.monotonic()
                 stored = readings_stored(db_path)
                 row = {"minute": (now - start) / 60,
-                       "readings_per_s": (stored - last[1]) / (now - last[0]) if now > last[0] else float("nan")}
+                       "readings_per_s": (stored - last[1]) / (now - last[0]) if rows else float("nan")}
                 last = (now, stored)
                 row.update(server_sample(master, db_path))
                 wal = Path(f"{db_path}-wal")
@@ -341,7 +367,11 @@ def main():
     shown = [(field, header, pattern) for field, header, pattern in COLUMNS if header]
     print_table([tuple(h for _, h, _ in shown)] + [tuple(fmt(r, f, p) for f, _, p in shown) for r in rows])
     print()
-    print_table(summary_rows(rows))
+    print(f"First and last sample (min {rows[0]['minute']:.1f} and {rows[-1]['minute']:.1f}): what must stay flat")
+    print_table(growth_rows(rows))
+    print()
+    print("What must stay quick, over all samples")
+    print_table(pace_rows(rows))
     print()
     print(f"page errors: {len(page_errors)}" + (f" (first: {page_errors[0][:200]})" if page_errors else ""))
     print(f"gunicorn log: {log_errors} error lines; worker pids (S = sampler) first {rows[0]['pids']}, "

@@ -48,13 +48,15 @@ class PostgresServer:
 
     @classmethod
     def start(cls) -> "PostgresServer":
-        """initdb in a temp dir and start it on a free port of 127.0.0.1 (fsync off: it is thrown away)."""
+        """initdb in a temp dir and start it on a free port of 127.0.0.1 (no fsync: it is thrown away)."""
         found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
         if not found:
             raise ServerUnavailable("PostgreSQL server binaries are not installed (apt-get install postgresql)")
         bindir = found[-1].parent
         as_user: list[str] = []
-        datadir = Path(tempfile.mkdtemp(prefix="linewatch-pg-"))
+        # In memory where there is a /dev/shm: creating and dropping a database per test is then cheap.
+        shm = Path("/dev/shm")
+        datadir = Path(tempfile.mkdtemp(prefix="linewatch-pg-", dir=shm if os.access(shm, os.W_OK) else None))
         if os.geteuid() == 0:
             # initdb refuses to run as root: run the server as the postgres user.
             as_user = ["runuser", "-u", "postgres", "--"]
@@ -65,7 +67,8 @@ class PostgresServer:
             run(bindir / "initdb", "-D", datadir, "-A", "trust", "-U", "postgres", "--no-sync")
             run(bindir / "pg_ctl", "-D", datadir, "-w", "-l", datadir / "server.log", "-o",
                 f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300", "start")
+                "-c synchronous_commit=off -c full_page_writes=off -c max_wal_size=256MB -c max_connections=300",
+                "start")
         except subprocess.CalledProcessError as exc:
             shutil.rmtree(datadir, ignore_errors=True)
             raise RuntimeError(f"{Path(exc.cmd[len(as_user)]).name} failed: {exc.stderr.decode(errors='replace')}")

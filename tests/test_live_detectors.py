@@ -104,6 +104,10 @@ def test_a_chosen_detector_can_be_the_verdict_that_counts(fast, client):
     assert len(judged) > 100
     assert all(r[2] == r[4]["robust_zscore"]["anomaly"] for r in judged)
     assert any(r[2] != r[3] for r in judged)  # not simply the z-score's verdict
+    listed = [a for a in client.get("/api/anomalies?sensor=vibration&limit=50").get_json()["anomalies"]
+              if a["detectors"]["robust_zscore"]["anomaly"] is not None]  # not while it warmed up
+    assert listed and all(a["detectors"]["robust_zscore"]["anomaly"] for a in listed)
+    assert all(a["detectors"]["robust_zscore"]["why"].startswith("median ") for a in listed)
 
 
 def test_a_detector_chosen_mid_session_learns_from_the_stored_history_first(fast, client):

@@ -334,7 +334,7 @@ def session_readings(start: float, end: Optional[float], chunk: int = 5000) -> I
 
 def recent_anomalies(limit: int, sensor_id: Optional[int] = None) -> list[dict[str, Any]]:
     fields = ("id", "t", "value", "mean", "std", "z", "threshold", "scenario_id", "zscore_anomaly", "lstm_score",
-              "lstm_threshold", "lstm_anomaly")
+              "lstm_threshold", "lstm_anomaly", "detectors")
     query = (select(Sensor.name, Sensor.label, Sensor.unit, *[getattr(Reading, f) for f in fields])
              .join(Sensor, Sensor.id == Reading.sensor_id).where(Reading.anomaly.is_(True)))
     if sensor_id is not None:

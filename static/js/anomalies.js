@@ -48,9 +48,9 @@ function item(anomaly, onSelect) {
 }
 
 /**
- * The numbers of whichever detector flagged the reading: the z-score's, the
- * LSTM's (its verdict counts under verdict_source lstm or either), or both;
- * a chosen detector's flag (verdict_source naming it) is not in this answer.
+ * The numbers of whichever detectors flagged the reading: the z-score's, the
+ * LSTM's (its verdict counts under verdict_source lstm or either), and each
+ * chosen detector's own why.
  */
 function explainFlag(anomaly) {
   const { z, threshold } = anomaly;
@@ -58,6 +58,9 @@ function explainFlag(anomaly) {
   if (z !== null && Math.abs(z) > threshold) reasons.push(explainZ(anomaly));
   if (anomaly.lstm_anomaly) {
     reasons.push(`LSTM: ${explainLstm({ score: anomaly.lstm_score, threshold: anomaly.lstm_threshold })}`);
+  }
+  for (const [name, verdict] of Object.entries(anomaly.detectors ?? {})) {
+    if (verdict.anomaly) reasons.push(`${name}: ${verdict.why}`);
   }
   if (reasons.length) return reasons.join(' · ');
   const zscore = z === null ? 'the z-score is still learning' : `z = ${formatNumber(z, 2)} is within ±${formatNumber(threshold, 1)}`;

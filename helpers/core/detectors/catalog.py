@@ -13,6 +13,9 @@ DESCRIPTIONS: dict[str, str] = {
     "robust_zscore_seasonal+likelihood": "the seasonal robust z-score, turned into an anomaly likelihood",
     "knn": "how far the last 10 readings are from their nearest similar stretches seen before",
     "knn+likelihood": "knn, turned into an anomaly likelihood",
+    "multiview_seasonal+likelihood": "the level against the tightest of recent, time-of-day and time-of-week "
+                                     "baselines, as an anomaly likelihood, with an early new-extreme rule and a "
+                                     "hold-off after each alarm (the best on NAB)",
     "forecast": "the error of a SARIMA + LSTM one-step forecast, in robust standard deviations of past errors",
     "forecast+likelihood": "the forecast error, turned into an anomaly likelihood",
 }

@@ -38,7 +38,7 @@ from typing import NamedTuple, Optional, Sequence
 
 from helpers.core.detectors.contract import Timestamp
 from helpers.core.detectors.likelihood import AnomalyLikelihood, log_likelihood
-from helpers.core.detectors.robust_zscore import RobustZScore, z_to_unit
+from helpers.core.detectors.robust_zscore import RobustZScore, SlotBaseline, z_to_unit
 from helpers.core.detectors.rolling_quantiles import RollingMedianMAD
 from helpers.core.detectors.robust_zscore import Explanation as _RZExplanation
 from helpers.core.detectors.robust_zscore import _day_and_second, robust_scale
@@ -98,23 +98,13 @@ class WeeklyRobustZScore(RobustZScore):
         kw.setdefault("seasonal", True)
         super().__init__(**kw)
         self.weeks = int(weeks)
-        self._week_slots: dict = {}
+        self._weekly = SlotBaseline(self.weeks)
         self._week_residuals = RollingMedianMAD(self.window)
 
     def _weekly_residual(self, x: float, t: Timestamp) -> Optional[float]:
         day, second = _day_and_second(t)
         week, weekday = divmod(day, 7)
-        slot = self._week_slots.setdefault((weekday, second // self.slot_seconds), deque())
-        while slot and slot[0][0] < week - self.weeks:
-            slot.popleft()
-        residual = None
-        if slot:
-            ordered = sorted(value for _, value in slot)
-            h = len(ordered) // 2
-            median = ordered[h] if len(ordered) % 2 else 0.5 * (ordered[h - 1] + ordered[h])
-            residual = x - median
-        slot.append((week, x))
-        return residual
+        return self._weekly.residual_then_learn(x, week, (weekday, second // self.slot_seconds))
 
     def update(self, x: float, t: Timestamp = None) -> Optional[float]:
         x = float(x)

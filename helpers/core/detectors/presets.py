@@ -19,6 +19,7 @@ from helpers.core.detectors.forecast import ForecastResidual
 from helpers.core.detectors.knn import KNNDistance
 from helpers.core.detectors.likelihood import ALARM, AnomalyLikelihood, WithLikelihood
 from helpers.core.detectors.mean_zscore import MeanZScore
+from helpers.core.detectors.multiview import MultiView
 from helpers.core.detectors.robust_zscore import RobustZScore, z_to_unit
 
 PRESETS: dict[str, Callable[[], Detector]] = {
@@ -29,6 +30,7 @@ PRESETS: dict[str, Callable[[], Detector]] = {
     "robust_zscore_seasonal+likelihood": lambda: WithLikelihood(RobustZScore(seasonal=True), AnomalyLikelihood()),
     "knn": KNNDistance,
     "knn+likelihood": lambda: WithLikelihood(KNNDistance(), AnomalyLikelihood()),
+    "multiview_seasonal+likelihood": MultiView,
     "forecast": ForecastResidual,
     "forecast+likelihood": lambda: WithLikelihood(ForecastResidual(), AnomalyLikelihood()),
 }

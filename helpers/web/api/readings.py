@@ -31,6 +31,11 @@ def chance_ratio(threshold: float) -> float:
 def _point(row: dict[str, Any]) -> dict[str, Any]:
     row["anomaly"] = bool(row["anomaly"])
     row["timestamp"] = datetime.fromtimestamp(row["t"], timezone.utc).isoformat()
+    return with_verdicts(row)
+
+
+def with_verdicts(row: dict[str, Any]) -> dict[str, Any]:
+    """The other detectors' stored verdicts decoded, and whether the detectors split on this reading."""
     row["detectors"] = json.loads(row["detectors"]) if row.get("detectors") else {}
     row["disagree"] = disagree(row)
     return row
@@ -126,7 +131,7 @@ def line_scores():
 def anomalies():
     sensor = sensor_named(request.args["sensor"]) if "sensor" in request.args else None
     limit = int_arg("limit", 20, 1, 500)
-    return {"anomalies": queries.recent_anomalies(limit, sensor.id if sensor else None)}
+    return {"anomalies": [with_verdicts(a) for a in queries.recent_anomalies(limit, sensor.id if sensor else None)]}
 
 
 @bp.get("/api/sensors", endpoint="sensors")
