@@ -443,13 +443,18 @@ def count_between(sensor_id: int, start: float, end: float) -> int:
 
 
 def backtest_rows(sensor_id: int, start: float, end: float, chunk: int = 20_000) -> Iterable[tuple]:
-    """A sensor's readings in [start, end) as BACKTEST_FIELDS tuples, oldest first, fetched in chunks."""
+    """A sensor's readings in [start, end) as BACKTEST_FIELDS tuples, oldest first, fetched in chunks.
+
+    On a connection of its own: a server-side cursor (PostgreSQL) must neither outlive the commits the
+    caller makes meanwhile (progress reports) nor turn the session's later statements into cursors.
+    """
     columns = [getattr(Reading, f) for f in BACKTEST_FIELDS]
-    result = db.session.connection().execution_options(stream_results=True).execute(
-        select(*columns).where(Reading.sensor_id == sensor_id, Reading.t >= start, Reading.t < end)
-        .order_by(Reading.t, Reading.id))
-    for part in result.partitions(chunk):
-        yield from part
+    with db.engine.connect() as conn:
+        result = conn.execution_options(stream_results=True).execute(
+            select(*columns).where(Reading.sensor_id == sensor_id, Reading.t >= start, Reading.t < end)
+            .order_by(Reading.t, Reading.id))
+        for part in result.partitions(chunk):
+            yield from part
 
 
 def values_before(sensor_id: int, t: float, count: int) -> list[float]:
