@@ -12,14 +12,13 @@ from helpers import cli, cli_evaluate, cli_knn, cli_models, cli_node, cli_tokens
 from helpers.config import load_config
 from helpers.runtime import mailer, service
 from helpers.storage import db as storage
-from helpers.web import access, auth, errors, metrics, openapi, pages
+from helpers.web import access, auth, errors, metrics, openapi, pages, params
 from helpers.web.api import bp as api_bp
-from helpers.web.params import IdConverter
 
 
 def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     app = Flask(__name__)
-    app.url_map.converters["int"] = IdConverter  # before any route is added
+    app.url_map.converters["int"] = params.IdConverter  # before any route is added
     app.config.update(load_config(app.root_path))
     if overrides:
         app.config.update(overrides)
@@ -44,6 +43,7 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     with app.app_context():
         cli.init_db()
     access.init_app(app)
+    app.before_request(params.refuse_nul_characters)
     if app.config["SAMPLER_AUTOSTART"]:
         # Started by the first request, i.e. after gunicorn has forked, never in
         # its master; gunicorn.conf.py also starts it as soon as a worker boots.

@@ -6,6 +6,7 @@ databases), a fresh database on that server for each app directory, dropped afte
 """
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from contextlib import contextmanager
@@ -100,23 +101,32 @@ def pytest_addoption(parser):
     parser.addoption("--database-tests-only", action="store_true",
                      help="run only the tests that build an app on a database (scripts/test's PostgreSQL pass: "
                           "the others do not depend on the database and ran in the SQLite pass)")
+    parser.addoption("--skip-browser-tests", action="store_true",
+                     help="deselect the tests that drive Chromium (scripts/test's PostgreSQL pass)")
 
 
 def uses_a_database(item) -> bool:
     """Whether ``item`` builds an app (through a fixture, or a module that calls make_app & co. itself)."""
     if _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
         return True
-    module = getattr(item, "module", None)
-    source = getattr(module, "__file__", None)
-    return bool(source and Path(source).name.startswith("test_") and _BUILDS_AN_APP.search(Path(source).read_text()))
+    source = getattr(getattr(item, "module", None), "__file__", None)
+    return bool(source and Path(source).name.startswith("test_") and _module_builds_an_app(source))
+
+
+@functools.cache
+def _module_builds_an_app(source: str) -> bool:
+    return bool(_BUILDS_AN_APP.search(Path(source).read_text()))
 
 
 def pytest_collection_modifyitems(config, items):
-    if not config.getoption("--database-tests-only"):
+    database_only, no_browser = config.getoption("--database-tests-only"), config.getoption("--skip-browser-tests")
+    if not (database_only or no_browser):
         return
     keep, drop = [], []
     for item in items:
-        (keep if uses_a_database(item) else drop).append(item)
+        wanted = ((not database_only or uses_a_database(item))
+                  and not (no_browser and {"page", "browser"} & set(getattr(item, "fixturenames", ()))))
+        (keep if wanted else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

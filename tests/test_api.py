@@ -255,3 +255,17 @@ def test_get_data_around_a_moment_returns_the_readings_centred_on_it(tmp_path):
     assert [p["t"] for p in body["points"]] == [1_800_000_050.0 + i for i in range(20)]
     bad = app.test_client().get("/get_data?sensor=vibration&around=soon")
     assert bad.status_code == 400 and bad.get_json()["field"] == "around"
+
+
+def test_a_nul_character_is_refused_naming_the_field(client):
+    """PostgreSQL stores no NUL in text: refused up front, on every database alike."""
+    response = client.get("/get_data?sensor=vib%00ration")
+    assert response.status_code == 400 and response.get_json()["field"] == "sensor"
+    response = client.post("/send_control", json={"rebaseline": "pres\x00sure"})
+    assert response.status_code == 400 and response.get_json()["field"] == "body"
+
+
+def test_an_id_beyond_the_tables_integer_range_is_not_found(client):
+    for path in ("/api/models/2147483648", "/api/training/2147483648", "/api/evaluations/9223372036854775807"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/api/alarms?since=2147483648").status_code == 400

@@ -181,3 +181,10 @@ def test_the_sampler_judges_pushed_readings_stores_them_and_empties_the_queue(ap
     # Other sensors were not simulated: the line's source is push.
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Reading).where(Reading.sensor_id != sensor.id)) == 0
+
+
+def test_a_csv_with_a_nul_or_an_oversized_field_is_refused_naming_the_body(client):
+    for body in ("sensor,timestamp,value\nvib\x00ration,2026-01-01T00:00:00,1\n",
+                 "sensor,timestamp,value\n" + "x" * 140_000 + ",1,2\n"):  # over csv's field limit
+        answer = client.post("/api/readings", data=body, content_type="text/csv")
+        assert answer.status_code == 400 and answer.get_json()["field"] == "body"

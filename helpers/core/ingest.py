@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, NamedTuple, Optional
 
+from helpers.core.csv_errors import refuse_unreadable
 from helpers.core.series_csv import parse_time
 
 MAX_BATCH = 10_000
@@ -177,8 +178,11 @@ def json_items(body: Any) -> list[tuple[int, Any, Any, Any]]:
     return items
 
 
+@refuse_unreadable(lambda message, text: BatchRejected([Problem(None, "body", message)]))
 def csv_items(text: str) -> list[tuple[int, Any, Any, Any]]:
     """A ``sensor,timestamp,value`` CSV (header first) → numbered items."""
+    if "\x00" in text:  # PostgreSQL refuses NUL in text, and no sensor name or number holds one
+        raise BatchRejected([Problem(None, "body", "the CSV contains a NUL character")])
     reader = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in ("sensor", "timestamp", "value") if c not in header]

@@ -10,11 +10,14 @@ import math
 from datetime import datetime, timezone
 from typing import IO, Any, Iterator, Optional, Sequence
 
+from helpers.core.csv_errors import refuse_unreadable
+
 
 class SeriesError(ValueError):
     """The input cannot be used; the message names the file and line, or the window."""
 
 
+@refuse_unreadable(lambda message, stream, name: SeriesError(f"{name}: {message}"))
 def read_series(stream: IO[str], name: str) -> tuple[list[str], list[float]]:
     """Read ``timestamp,value`` rows in file order; any problem is a SeriesError naming the line."""
     reader = csv.DictReader(stream)
@@ -132,6 +135,7 @@ def snapped_windows(raw: Any, timestamps: Sequence[str], name: Optional[str] = N
     return sorted(out)
 
 
+@refuse_unreadable(lambda message, text, name: SeriesError(f"{name}: {message}"))
 def read_columns(text: str, name: str) -> tuple[list[float], dict[str, list[float]]]:
     """A CSV with a ``timestamp`` column and one or more numeric columns → epoch seconds and each column's values.
 

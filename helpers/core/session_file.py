@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterable, Iterator, Optional
 
+from helpers.core.csv_errors import refuse_unreadable
 from helpers.core.scenarios import SCENARIO_KINDS
 from helpers.core.settings_schema import SettingError, validate_changes
 
@@ -80,6 +81,7 @@ def _number(row: dict[str, str], name: str, line: int) -> float:
     return value
 
 
+@refuse_unreadable(lambda message, stream: SessionFileError(1, message))
 def parse_replay(stream: IO[str]) -> ReplayPlan:
     """Read a session CSV into a ReplayPlan; any problem raises SessionFileError naming the line."""
     reader = csv.DictReader(stream)

@@ -122,7 +122,7 @@ def routes() -> list[Route]:
               (p("key", {"enum": per_sensor}),), json_body({"type": "object"})),
         # alarms
         Route("GET", "/api/alarms", "Alarms, the flood indicator, shelves and maintenance windows",
-              (q("limit", whole(1, 1000)), q("since", whole(0, 2**62)), q("active", {"enum": ["1", "true", "0"]}))),
+              (q("limit", whole(1, 1000)), q("since", whole(0, 2**31 - 1)), q("active", {"enum": ["1", "true", "0"]}))),
         Route("POST", "/api/alarms/{alarm_id}/ack", "Acknowledge an alarm", (p("alarm_id"),),
               json_body(obj({"by": TEXT_64, "note": NOTE}, ("by",)))),
         Route("POST", "/api/alarms/{alarm_id}/classify", "Mark an alarm a false alarm or a real fault", (p("alarm_id"),),

@@ -25,6 +25,26 @@ def int_arg(name: str, default: Optional[int], minimum: int, maximum: int) -> Op
     return value
 
 
+def refuse_nul_characters():
+    """Refuse a NUL character in a query argument or a JSON body with a 400 naming the field (a
+    ``before_request`` hook): PostgreSQL stores none in text, and no name or value needs one."""
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise ApiError(400, f"{name!r} must not contain a NUL character", name.replace("\x00", "") or "query")
+    if request.is_json and _has_nul(request.get_json(silent=True)):
+        raise ApiError(400, "the body must not contain a NUL character", "body")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def json_object() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -54,8 +74,9 @@ def number(body: dict[str, Any], name: str, default: Optional[float], minimum: f
 
 
 class IdConverter(IntegerConverter):
-    """``<int:…>`` in a URL up to the largest 64-bit id: a bigger number is a 404, not a database overflow (500)."""
+    """``<int:…>`` in a URL up to the largest id the tables in URLs hold (PostgreSQL's INTEGER): a bigger
+    number is a 404, not a database overflow (500)."""
 
     def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", 2**31 - 1)
         super().__init__(url_map, *args, **kwargs)

@@ -16,11 +16,12 @@ is never called per reading.
 
 Seasonality, one rule for every series: the seasonal period is the number of
 readings per day, read off the median gap between the first timestamps, when
-that is a whole number from 2 to ``max_season`` (hourly: 24, half-hourly: 48);
-otherwise, or without timestamps, none. A daily cycle is the one most series of
-a plant (and NAB's) have, and a state-space fit grows with the period: at 288
-readings a day a seasonal fit takes seconds to minutes, while at that rate the
-AR terms already follow the slow daily swing from one reading to the next.
+that is a whole number from 2 to ``max_season`` (288: one reading every 5
+minutes or slower) and the fit window holds at least four of them; otherwise,
+or without timestamps, none. A daily cycle is the one most series of a plant
+(and NAB's) have; a faster rate has no day that a bounded window could see.
+The seasonal term is one AR coefficient on the value a day back, fitted as a
+regression (:func:`.sarima.fit`), so its cost does not grow with the period.
 """
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ class ForecastResidual:
     Parameters:
         order: SARIMA's (p, d, q); when a seasonal period s applies, a seasonal AR(1) at lag s joins it.
         max_season: the largest readings-per-day taken as a seasonal period (0: never seasonal).
-        fit_window: readings a fit sees (about 3.5 days of 5-minute readings).
+        fit_window: readings a fit sees (about a week of 5-minute readings).
         refit_every: readings between fits once running (early on, fits at 2×, 4×, ... ``warmup``).
         warmup: readings before the first fit and the first score (``update`` returns None until then).
         scale_window: recent forecast errors whose robust spread (1.4826 × median |error|) is the scale.
@@ -112,8 +113,8 @@ class ForecastResidual:
 
     z_half = Z_HALF
 
-    def __init__(self, order: tuple[int, int, int] = (2, 1, 1), max_season: int = 48, fit_window: int = 1000,
-                 refit_every: int = 1000, warmup: int = 300,
+    def __init__(self, order: tuple[int, int, int] = (2, 1, 1), max_season: int = 288, fit_window: int = 2000,
+                 refit_every: int = 2000, warmup: int = 300,
                  scale_window: int = 500, threshold: float = 3.0, z_half: float = Z_HALF, lstm: bool = True,
                  lags: int = 16, hidden: int = 16, epochs: int = 6, seed: int = 0):
         if not 50 <= warmup <= fit_window or refit_every < 1 or scale_window < 1:

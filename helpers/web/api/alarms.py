@@ -39,7 +39,7 @@ def _alarm(alarm_id: int):
 @bp.get("/api/alarms", endpoint="alarms")
 def list_alarms():
     limit = int_arg("limit", 50, 1, 1000)
-    since = int_arg("since", None, 0, 2**62)
+    since = int_arg("since", None, 0, 2**31 - 1)  # alarm ids are INTEGER
     active = request.args.get("active") in ("1", "true")
     now = time.time()
     return {"alarms": store.list_alarms(limit, active_only=active, since_id=since), "flood": store.flood(now),
