@@ -149,3 +149,35 @@ def test_a_setting_row_holds_the_normalised_names(client, app):
     with app.app_context():
         stored = db.session.scalar(db.select(Setting.value).where(Setting.key == "detectors", Setting.scope == ""))
     assert json.loads(stored) == "knn,robust_zscore"
+
+
+def test_a_forecasting_detector_stores_its_forecast_for_the_dashboard_and_metrics(fast, client):
+    client.post("/send_control", json={"sensor": "vibration", "detectors": "forecast"})
+    clock = FakeClock(time.time() + 1)
+    sampler = started_sampler(fast, clock)
+    assert client.get("/api/forecast?sensor=vibration").get_json()["points"] == []
+    drive(fast, sampler, clock, 16.0)  # 320 readings: the first fit starts, in the background
+    forecaster = sampler.monitors[_sensor_id(fast, "vibration")].others.detectors["forecast"]
+    assert forecaster.background  # the sampler never waits for a fit
+    deadline = time.time() + 60
+    while not forecaster.ready and time.time() < deadline:
+        drive(fast, sampler, clock, 0.5)
+        time.sleep(0.2)
+    assert forecaster.ready
+    drive(fast, sampler, clock, 2.0)
+    ahead = client.get("/api/forecast?sensor=vibration").get_json()
+    newest = _readings(fast, _sensor_id(fast, "vibration"))[-1]
+    assert ahead["detector"] == "forecast" and ahead["step_s"] == pytest.approx(0.05)
+    assert len(ahead["points"]) == 120  # 60 s ahead at 20 Hz, capped at 120 points
+    assert ahead["t"] <= newest[0] and ahead["points"][0]["t"] == pytest.approx(ahead["t"] + 0.05)
+    widths = [p["high"] - p["low"] for p in ahead["points"]]
+    assert all(p["low"] < p["mean"] < p["high"] for p in ahead["points"]) and widths[-1] >= widths[0]
+    assert newest[4]["forecast"]["why"].startswith("forecast ")
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))}
+    bounds = {(s.labels["bound"], s.labels["ahead_seconds"]): s.value for s in families["linewatch_forecast"].samples
+              if s.labels["sensor"] == "vibration"}
+    assert bounds[("mean", "0.05")] == pytest.approx(ahead["points"][0]["mean"])
+    assert bounds[("high", "6")] == pytest.approx(ahead["points"][-1]["high"])
+    client.post("/send_control", json={"sensor": "vibration", "detectors": ""})
+    drive(fast, sampler, clock, 0.5)
+    assert client.get("/api/forecast?sensor=vibration").get_json()["points"] == []

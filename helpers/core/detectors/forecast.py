@@ -25,7 +25,9 @@ regression (:func:`.sarima.fit`), so its cost does not grow with the period.
 """
 from __future__ import annotations
 
+import copy
 import math
+import threading
 from collections import deque
 from datetime import datetime
 from typing import NamedTuple, Optional, Sequence
@@ -97,6 +99,9 @@ class ForecastResidual:
         threshold: the |z| that flags; also the half-width, in scales, of :meth:`forecast`'s band.
         z_half: the |z| that scores 0.5 (:func:`.robust_zscore.z_to_unit`).
         lstm: whether to learn SARIMA's errors at all; lags, hidden, epochs, seed: the LSTM's.
+        background: fit in a thread and adopt the result at the first reading after it is done, so a
+            live loop never waits for a fit (the old model judges meanwhile). Off for batch runs, whose
+            scores must not depend on timing.
 
     >>> import math, random
     >>> rng = random.Random(3)
@@ -116,7 +121,7 @@ class ForecastResidual:
     def __init__(self, order: tuple[int, int, int] = (2, 1, 1), max_season: int = 288, fit_window: int = 2000,
                  refit_every: int = 2000, warmup: int = 300,
                  scale_window: int = 500, threshold: float = 3.0, z_half: float = Z_HALF, lstm: bool = True,
-                 lags: int = 16, hidden: int = 16, epochs: int = 6, seed: int = 0):
+                 lags: int = 16, hidden: int = 16, epochs: int = 6, seed: int = 0, background: bool = False):
         if not 50 <= warmup <= fit_window or refit_every < 1 or scale_window < 1:
             raise ValueError("50 <= warmup <= fit_window; refit_every, scale_window >= 1")
         self.order, self.max_season = tuple(order), int(max_season)
@@ -137,6 +142,8 @@ class ForecastResidual:
         self._recent_e: deque[float] = deque(maxlen=max(int(lags), 1))   # SARIMA's errors, oldest first
         self._next_sarima = self._next_residual = 0.0
         self._seen, self._next_fit = 0, self.warmup
+        self.background = background
+        self._pending: Optional[_BackgroundFit] = None
         self.last: Optional[Explanation] = None
 
     @property
@@ -163,9 +170,13 @@ class ForecastResidual:
             self._times.append(t)
         self._values.append(x)
         self._seen += 1
-        if self._seen >= self._next_fit:
-            self._refit()
-        elif self._model is not None:
+        if self._pending is not None and self._pending.done.is_set():
+            if self._pending.result is not None:   # a fit that failed leaves the old model judging
+                self._adopt(self._pending.result)
+            self._pending = None
+        elif self._seen >= self._next_fit and self._pending is None:
+            self._start_fit()
+        if self._model is not None:
             self._prepare_next()
         self.last = explanation
         return None if explanation is None else z_to_unit(explanation.z, self.z_half)
@@ -208,38 +219,70 @@ class ForecastResidual:
         if self._lstm is not None and self._lstm.active:
             self._next_residual = self._lstm.predict(np.asarray(self._recent_e))
 
-    def _refit(self) -> None:
-        """Fit SARIMA and the LSTM on the last ``fit_window`` readings; restart the recursions from that window."""
+    def _start_fit(self) -> None:
+        """Fit on the last ``fit_window`` readings, now or (``background``) in a thread."""
         window = np.asarray(self._values, dtype=float)
         if self.season is None:
             self.season = season_from(self._times, self.max_season)
+        self._next_fit = self._seen + min(self._seen, self.refit_every)
+        if self.background:
+            self._pending = _BackgroundFit(self._fit, window)
+        else:
+            self._adopt(self._fit(window))
+
+    def _fit(self, window: np.ndarray) -> tuple:
+        """SARIMA and (a fresh copy of) the LSTM fitted on ``window``; touches nothing the readings use."""
         s = self.season if self.season and len(window) >= 4 * self.season else 0
-        model = None
+        model, params = None, None
         try:
             model, params = sarima.fit(window, self.order, s, start=self._params)
             if not (np.all(np.isfinite(model.ar)) and np.all(np.isfinite(model.ma))):
-                model = None
-            else:
-                self._params = params
+                model, params = None, None
         except (ValueError, np.linalg.LinAlgError):
             model = None
         if model is None:   # a degenerate window (e.g. constant): the last value is the forecast
             model = sarima.Sarima.from_params(d=self.order[1])
+        lstm = None
+        if self._lstm is not None:
+            lstm = copy.copy(self._lstm)
+            errors = model.innovations(window)
+            lstm.train(errors[min(len(window) // 4, 100):], seed_offset=self.fits)
+        return model, params, lstm
+
+    def _adopt(self, fitted: tuple) -> None:
+        """Judge with the fitted models from now on; their recursions restart from the latest readings."""
+        model, params, lstm = fitted
+        if params is not None:
+            self._params = params
+        window = np.asarray(self._values, dtype=float)   # in the background, newer than the fit's
         errors = model.innovations(window)
         burn = min(len(window) // 4, 100)
-        if self._lstm is not None:
-            self._lstm.train(errors[burn:], seed_offset=self.fits)
         if self._model is None:      # the first fit: in-sample errors give the first scale
             for e in errors[burn:][-self._errors.size:]:
                 self._errors.push(float(e))
+        if lstm is not None:
+            self._lstm = lstm
         self._model = model
         self._past_y = _latest(window, model.ar_lags)
         self._past_e = _latest(errors, model.ma_lags)
         self._recent_e.clear()
         self._recent_e.extend(float(e) for e in errors[-self._recent_e.maxlen:])
         self.fits += 1
-        self._next_fit = self._seen + min(self._seen, self.refit_every)
-        self._prepare_next()
+
+
+class _BackgroundFit:
+    """One fit running in a daemon thread; ``done`` is set when ``result`` holds what it returned."""
+
+    def __init__(self, fit, window: np.ndarray):
+        self.done = threading.Event()
+        self.result = None
+        threading.Thread(target=self._run, args=(fit, window), name="forecast-fit", daemon=True).start()
+
+    def _run(self, fit, window: np.ndarray) -> None:
+        try:
+            self.result = fit(window)
+        finally:
+            self.done.set()
 
 
 def _push(newest_first: np.ndarray, x: float) -> np.ndarray:

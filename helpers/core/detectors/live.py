@@ -80,6 +80,18 @@ def _why(name: str, detector: Detector, score: float, level: float) -> str:
     return f"{told}{kind} {score:.2f} {verdict} {level:.2f}"
 
 
+def _live(detector: Detector) -> Detector:
+    """The detector (and any it wraps or combines) set to fit in the background: the sampler never waits."""
+    if hasattr(detector, "background"):
+        detector.background = True
+    inner = getattr(detector, "detector", None)
+    if inner is not None:
+        _live(inner)
+    for member in getattr(detector, "members", ()):
+        _live(member)
+    return detector
+
+
 def _local_time(t: Optional[float]) -> Optional[datetime]:
     """Seasonal detectors compare readings at the same local time of day."""
     return None if t is None else datetime.fromtimestamp(t)
@@ -111,7 +123,7 @@ class DetectorBank:
     def configure(self, names: Sequence[str], z_threshold: float) -> list[str]:
         """Run exactly ``names``; detectors kept keep what they learnt. Returns the names that start fresh."""
         fresh = [name for name in names if name not in self.detectors]
-        self.detectors = {name: self.detectors.get(name) or make(name) for name in names}
+        self.detectors = {name: self.detectors.get(name) or _live(make(name)) for name in names}
         self.z_threshold = z_threshold
         self.levels = {name: alarm(name, z_threshold) for name in names}
         return fresh
