@@ -6,12 +6,14 @@ import io
 from typing import IO, NamedTuple
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 
 from helpers.cli import InputError, Table, read_table
 from helpers.core.detectors import knn_classifier
 from helpers.core.detectors.contract import run
 from helpers.core.detectors.knn_classifier import ALARM, KNNClassifier, ModelError
+from helpers.core.detectors.live import SUPERVISED, parse_names
+from helpers.runtime import knn_models
 
 LABEL_COLUMN = "label"
 
@@ -114,19 +116,30 @@ def score_file(source: IO[str], name: str, model_dir: str, output: IO[str]) -> i
 def init_app(app: Flask) -> None:
     @app.cli.command("train-knn")
     @click.argument("input_csv", type=click.File("r", encoding="utf-8"))
-    @click.option("--output", "-o", required=True, type=click.Path(file_okay=False),
+    @click.option("--output", "-o", type=click.Path(file_okay=False),
                   help="directory to save the model in (model.npz and meta.json)")
+    @click.option("--name", help="save it as MODELS_DIR/knn/NAME, where sensors can run it live as knn_model:NAME")
     @click.option("--k", type=click.IntRange(min=1, max=1000), default=5, show_default=True,
                   help="nearest labelled windows that vote")
     @click.option("--window", type=click.IntRange(min=1, max=10_000), default=10, show_default=True,
                   help="readings per window")
-    def train_knn_command(input_csv, output, k, window):
+    def train_knn_command(input_csv, output, name, k, window):
         """Train the supervised kNN classifier on INPUT_CSV (timestamp,value…,label) and save it.
 
         label is 0/1, true/false or normal/anomaly. Prints a check on the last 20 % of
         the rows (trained on the rest), then trains on every row.
         """
+        if (output is None) == (name is None):
+            raise click.UsageError("give --output DIR or --name NAME (one of them)")
+        if name is not None:
+            try:
+                parse_names(SUPERVISED + name)
+            except ValueError as error:
+                raise click.BadParameter(str(error), param_hint="--name")
+            output = str(knn_models.directory(current_app) / name)
         train_file(input_csv, input_csv.name, output, window, k)
+        if name is not None:
+            click.echo(f"a sensor runs it live with the setting detectors={SUPERVISED}{name}")
 
     @app.cli.command("score-knn")
     @click.argument("input_csv", type=click.File("r", encoding="utf-8"))

@@ -181,3 +181,42 @@ def test_a_forecasting_detector_stores_its_forecast_for_the_dashboard_and_metric
     client.post("/send_control", json={"sensor": "vibration", "detectors": ""})
     drive(fast, sampler, clock, 0.5)
     assert client.get("/api/forecast?sensor=vibration").get_json()["points"] == []
+
+
+def test_a_supervised_knn_model_trained_from_labels_runs_live_by_name(fast, client, tmp_path):
+    import random
+    from helpers.storage import queries
+    rng = random.Random(5)
+    lines = ["timestamp,value,label"]
+    for i in range(3000):
+        incident = i % 300 >= 290  # labelled incidents: the vibration jumps by 2 mm/s
+        value = rng.gauss(2.8, 0.25) + (2.0 if incident else 0.0)
+        lines.append(f"2024-01-01 00:{i // 60 % 60:02d}:{i % 60:02d},{value:.4f},{int(incident)}")
+    fast.config["MODELS_DIR"] = str(tmp_path / "models")
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text("\n".join(lines) + "\n")
+    runner = fast.test_cli_runner()
+    trained = runner.invoke(args=["train-knn", str(labelled), "--name", "vib-jumps", "--window", "3"])
+    assert trained.exit_code == 0, trained.output
+    assert "detectors=knn_model:vib-jumps" in trained.output
+    assert runner.invoke(args=["train-knn", str(labelled), "--name", "../escape"]).exit_code != 0
+    listed = {d["name"] for d in client.get("/api/detectors").get_json()["detectors"]}
+    assert "knn_model:vib-jumps" in listed
+    client.post("/send_control", json={"sensor": "vibration", "detectors": "knn_model:vib-jumps,knn_model:absent"})
+    clock = FakeClock(time.time() + 1)
+    sampler = started_sampler(fast, clock)
+    drive(fast, sampler, clock, 10.0)
+    with fast.app_context():
+        session = queries.current_session()
+        queries.create_scenario(queries.sensor_by_name("vibration"), "level_shift", 8.0,
+                                clock.now + 1 - session.started_at, 2.0, clock.now)
+    drive(fast, sampler, clock, 5.0)
+    rows = _readings(fast, _sensor_id(fast, "vibration"))
+    verdicts = [r[4]["knn_model:vib-jumps"] for r in rows]
+    assert all("most similar labelled stretches were incidents" in v["why"] for v in verdicts[5:])
+    flagged = [i for i, v in enumerate(verdicts) if v["anomaly"]]
+    during = [i for i, r in enumerate(rows) if clock.now - 4.0 <= r[0] <= clock.now - 2.0]
+    assert set(during) & set(flagged)  # the shift is caught
+    assert len(flagged) <= len(during) + 10  # and the quiet line mostly is not flagged
+    missing = rows[-1][4]["knn_model:absent"]
+    assert missing["score"] is None and "cannot be used" in missing["why"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Protocol
 
 from helpers.core.anomaly_ratio import AnomalyRatio
-from helpers.core.detectors.live import DetectorBank, LiveVerdict, parse_names
+from helpers.core.detectors.live import DetectorBank, LiveVerdict, ModelLoader, parse_names
 from helpers.core.zscore import Verdict, ZScoreDetector
 
 
@@ -71,12 +71,12 @@ class SensorMonitor:
     [0.0, 0.0, 0.0, 0.0, 0.5]
     """
 
-    def __init__(self, settings: Mapping[str, Any]):
+    def __init__(self, settings: Mapping[str, Any], load_model: Optional[ModelLoader] = None):
         self.detector = ZScoreDetector(settings["model_size"], settings["z_threshold"], settings["relearn_after"])
         self.ratio = AnomalyRatio(settings["anomaly_list_size"])
         self.settings = dict(settings)
         self.shape: Optional[ShapeScorer] = None
-        self.others = DetectorBank(self.other_names(settings), settings["z_threshold"])
+        self.others = DetectorBank(self.other_names(settings), settings["z_threshold"], load_model)
 
     @staticmethod
     def other_names(settings: Mapping[str, Any]) -> list[str]:
@@ -122,7 +122,7 @@ class SensorMonitor:
 
     def rebaseline(self) -> None:
         self.detector.rebaseline()
-        self.others = DetectorBank(self.others.names, self.settings["z_threshold"])
+        self.others = DetectorBank(self.others.names, self.settings["z_threshold"], self.others.load_model)
 
     def reset(self) -> None:
         """Forget the model and the verdicts: a new session starts from nothing."""

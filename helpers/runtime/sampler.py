@@ -21,7 +21,7 @@ from flask import Flask
 from helpers.core.align import LineAligner
 from helpers.core.monitor import SensorMonitor
 from helpers.core.scenarios import Scenario
-from helpers.runtime import retraining
+from helpers.runtime import knn_models, retraining
 from helpers.runtime.alerting import Alerting
 from helpers.runtime.retention import RetentionChore
 from helpers.runtime.sources.runner import SourceRunner
@@ -111,6 +111,7 @@ class Sampler:
         # Queued ingest batches judged since the last flush (deleted in its transaction).
         self._taken: list[int] = []
         self.alerting = Alerting(app)
+        self.load_knn = knn_models.loader(app)  # supervised kNN models a sensor may run (knn_model:NAME)
         self.retention = RetentionChore(app)
         self.sources = SourceRunner(app)
         self.line_settings: dict[str, Any] = {}
@@ -130,7 +131,7 @@ class Sampler:
         for sensor in queries.all_sensors():
             settings = queries.effective(line, overrides, sensor.name)
             period = 1.0 / settings["sample_rate_hz"]
-            monitor = SensorMonitor(settings)
+            monitor = SensorMonitor(settings, self.load_knn)
             last = last_times.get(sensor.id)
             if last is not None and last >= session.started_at:
                 resumed = True
@@ -356,7 +357,7 @@ class Sampler:
         line, overrides = queries.load_settings()
         sensor = next(s for s in queries.all_sensors() if s.id == sensor_id)
         settings = queries.effective(line, overrides, sensor.name)
-        self.monitors[sensor_id] = SensorMonitor(settings)
+        self.monitors[sensor_id] = SensorMonitor(settings, self.load_knn)
         self.names[sensor_id] = sensor.name
         self.schedules[sensor_id] = Schedule(self.clock(), 0.0, 1.0 / settings["sample_rate_hz"])
         self.alerting.add_sensor(sensor)

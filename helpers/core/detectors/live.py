@@ -9,15 +9,24 @@ fired and where they disagree.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Iterable, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
 
 from helpers.core.detectors import ensemble
+from helpers.core.detectors import knn_classifier
 from helpers.core.detectors.contract import Detector
 from helpers.core.detectors.presets import PRESETS, alarm, make
 
 #: The most detectors one sensor may run beside the z-score.
 MAX_LIVE_DETECTORS = 6
+
+#: ``knn_model:NAME`` names a supervised kNN classifier trained with ``flask train-knn --name NAME``.
+SUPERVISED = "knn_model:"
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+#: How the runtime finds a trained model by name (the bank itself reads no files).
+ModelLoader = Callable[[str], knn_classifier.Model]
 
 
 class LiveVerdict(NamedTuple):
@@ -47,6 +56,11 @@ def parse_names(text: str) -> list[str]:
     names: list[str] = []
     for name in (part.strip() for part in str(text).split(",")):
         if not name or name in names:
+            continue
+        if name.startswith(SUPERVISED):
+            if not _MODEL_NAME.fullmatch(name[len(SUPERVISED):]) or name[len(SUPERVISED):].startswith("."):
+                raise ValueError(f"{name!r}: a trained model's name is 1 to 64 letters, digits, '.', '-' or '_'")
+            names.append(name)
             continue
         if name not in PRESETS and not ensemble.is_spec(name):
             raise ValueError(f"no detector named {name!r}")
@@ -92,6 +106,19 @@ def _live(detector: Detector) -> Detector:
     return detector
 
 
+class _Unavailable:
+    """Stands in for a trained model that cannot be loaded: never ready, and says why."""
+
+    ready = False
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        self.last = None
+
+    def update(self, x: float, t: Any = None) -> None:
+        return None
+
+
 def _local_time(t: Optional[float]) -> Optional[datetime]:
     """Seasonal detectors compare readings at the same local time of day."""
     return None if t is None else datetime.fromtimestamp(t)
@@ -109,8 +136,9 @@ class DetectorBank:
     (True, True)
     """
 
-    def __init__(self, names: Sequence[str] = (), z_threshold: float = 3.0):
+    def __init__(self, names: Sequence[str] = (), z_threshold: float = 3.0, load_model: Optional[ModelLoader] = None):
         self.z_threshold = z_threshold
+        self.load_model = load_model
         self.detectors: dict[str, Detector] = {}
         self.levels: dict[str, float] = {}
         self.last_t: Optional[float] = None  # the time of the last reading learnt
@@ -123,10 +151,25 @@ class DetectorBank:
     def configure(self, names: Sequence[str], z_threshold: float) -> list[str]:
         """Run exactly ``names``; detectors kept keep what they learnt. Returns the names that start fresh."""
         fresh = [name for name in names if name not in self.detectors]
-        self.detectors = {name: self.detectors.get(name) or _live(make(name)) for name in names}
+        self.detectors = {name: self.detectors.get(name) or self._build(name) for name in names}
         self.z_threshold = z_threshold
-        self.levels = {name: alarm(name, z_threshold) for name in names}
+        self.levels = {name: knn_classifier.ALARM if name.startswith(SUPERVISED) else alarm(name, z_threshold)
+                       for name in names}
         return fresh
+
+    def _build(self, name: str) -> Detector:
+        if not name.startswith(SUPERVISED):
+            return _live(make(name))
+        model = name[len(SUPERVISED):]
+        if self.load_model is None:
+            return _Unavailable(f"no trained models here (model {model!r})")
+        try:
+            loaded = self.load_model(model)
+        except (OSError, knn_classifier.ModelError) as error:
+            return _Unavailable(f"model {model!r} cannot be used: {error}")
+        if len(loaded.columns) != 1:
+            return _Unavailable(f"model {model!r} reads {len(loaded.columns)} columns; a sensor gives one")
+        return knn_classifier.KNNClassifier(loaded)
 
     def update(self, x: float, t: Optional[float] = None) -> dict[str, LiveVerdict]:
         """Every detector's verdict on ``x`` read at epoch second ``t``."""
@@ -136,7 +179,7 @@ class DetectorBank:
         for name, detector in self.detectors.items():
             score = detector.update(x, when)
             if score is None:
-                verdicts[name] = LiveVerdict(None, None, None)
+                verdicts[name] = LiveVerdict(None, None, getattr(detector, "reason", None))
                 continue
             level = self.levels[name]
             expected, spread = _baseline(getattr(detector, "last", None))

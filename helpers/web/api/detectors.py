@@ -1,9 +1,11 @@
 """The detectors a sensor can run live, and the forecast of the one that forecasts."""
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 
-from helpers.core.detectors import catalog
+from helpers.core.detectors import catalog, knn_classifier
+from helpers.core.detectors.live import SUPERVISED
+from helpers.runtime import knn_models
 from helpers.storage import forecasts, queries
 from helpers.web.api import bp
 from helpers.web.params import sensor_named
@@ -18,7 +20,11 @@ def detectors():
         settings = queries.effective(line, overrides, sensor.name)
         chosen[sensor.name] = {"detectors": [n for n in settings["detectors"].split(",") if n],
                                "verdict_source": settings["verdict_source"]}
-    return {"detectors": catalog.entries(line["z_threshold"]), "sensors": chosen}
+    trained = [{"name": SUPERVISED + name, "alarm": knn_classifier.ALARM, "likelihood": False, "seasonal": False,
+                "forecasts": False, "description": f"supervised kNN trained on labelled incidents ({name}): "
+                                                  "the share of the most similar labelled stretches that were incidents"}
+               for name in knn_models.names(current_app)]
+    return {"detectors": catalog.entries(line["z_threshold"]) + trained, "sensors": chosen}
 
 
 @bp.get("/api/forecast", endpoint="forecast")
