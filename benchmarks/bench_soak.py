@@ -43,7 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import psutil
@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from table import print_table  # noqa: E402  (this folder)
 
-from tests.server_process import free_port, start, stop  # noqa: E402
+from served import serve  # noqa: E402  (this folder)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -105,29 +105,6 @@ COLUMNS = [  # (CSV field, table header, format)
     ("offline_or_error", "banner", "{}"),
     ("pids", None, "{}"),
 ]
-
-
-@contextmanager
-def serve(tmp: Path):
-    """gunicorn as ``scripts/run`` starts it (``gunicorn.conf.py``, 2 workers) on a free port, a fresh SQLite file.
-
-    Yields ``(base URL, database path, master process)`` once ``/healthz`` answers and both workers run.
-    """
-    port, db_path = free_port(), tmp / "bench.db"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "BIND": f"127.0.0.1:{port}",
-           "WEB_CONCURRENCY": "2", "LOG_LEVEL": "WARNING"}
-    base = f"http://127.0.0.1:{port}"
-    argv = [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py", "app:create_app()"]
-    process = start(argv, tmp / "gunicorn.out", lambda: requests.get(f"{base}/healthz", timeout=2).ok, 60.0,
-                    cwd=ROOT, env=env)
-    try:
-        master = psutil.Process(process.pid)
-        deadline = time.monotonic() + 60
-        while len(master.children()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        yield base, db_path, master
-    finally:
-        stop(process, timeout_s=30)
 
 
 def lease_holder(db_path: Path) -> int | None:

@@ -26,7 +26,6 @@ regression (:func:`.sarima.fit`), so its cost does not grow with the period.
 from __future__ import annotations
 
 import copy
-import math
 import threading
 from collections import deque
 from datetime import datetime

@@ -103,6 +103,34 @@ class AnomalyLikelihood:
         return likelihood
 
 
+class SeenRange:
+    """The range of the readings so far, and whether a reading passes it by more than ``tolerance`` of it.
+
+    NAB's new-extreme rule: a value the stream has never come near is news, whatever the scores say.
+
+    >>> seen = SeenRange(0.05)
+    >>> [seen.beyond(x) for x in (10.0, 20.0, 20.4, 21.0, 0.0)]
+    [False, False, False, True, True]
+    """
+
+    def __init__(self, tolerance: Optional[float]):
+        self.tolerance = tolerance
+        self.low = self.high = math.nan
+
+    def beyond(self, x: float) -> bool:
+        """Whether ``x`` passes the range seen before it by the tolerance; then widen the range."""
+        low, high = self.low, self.high
+        extreme = False
+        if self.tolerance is not None and high > low:
+            margin = (high - low) * self.tolerance
+            extreme = x > high + margin or x < low - margin
+        if not x >= low:          # also true while low is nan
+            self.low = x
+        if not x <= high:
+            self.high = x
+        return extreme
+
+
 class WithLikelihood:
     """A detector whose score is the log-likelihood of another detector's scores.
 
@@ -137,7 +165,7 @@ class WithLikelihood:
     def __init__(self, detector: Detector, likelihood: AnomalyLikelihood,
                  extreme_tolerance: Optional[float] = 0.05):
         self.detector, self.likelihood, self.extreme_tolerance = detector, likelihood, extreme_tolerance
-        self._low = self._high = math.nan
+        self._range = SeenRange(extreme_tolerance)
 
     @property
     def ready(self) -> bool:
@@ -149,7 +177,7 @@ class WithLikelihood:
         return getattr(self.detector, "last", None)
 
     def update(self, x: float, t: Timestamp = None) -> Optional[float]:
-        extreme = self._new_extreme(x)
+        extreme = self._range.beyond(x)
         raw = self.detector.update(x, t)
         if raw is None:
             return None
@@ -157,16 +185,3 @@ class WithLikelihood:
         if probability is None:
             return None
         return 1.0 if extreme else log_likelihood(probability)
-
-    def _new_extreme(self, x: float) -> bool:
-        """Whether ``x`` passes the range seen before it by the tolerance; then widen the range."""
-        low, high = self._low, self._high
-        extreme = False
-        if self.extreme_tolerance is not None and high > low:
-            margin = (high - low) * self.extreme_tolerance
-            extreme = x > high + margin or x < low - margin
-        if not x >= low:          # also true while low is nan
-            self._low = x
-        if not x <= high:
-            self._high = x
-        return extreme

@@ -37,7 +37,7 @@ from collections import deque
 from typing import NamedTuple, Optional, Sequence
 
 from helpers.core.detectors.contract import Timestamp
-from helpers.core.detectors.likelihood import AnomalyLikelihood, log_likelihood
+from helpers.core.detectors.likelihood import AnomalyLikelihood, SeenRange, log_likelihood
 from helpers.core.detectors.robust_zscore import RobustZScore, SlotBaseline, z_to_unit
 from helpers.core.detectors.rolling_quantiles import RollingMedianMAD
 from helpers.core.detectors.robust_zscore import Explanation as _RZExplanation
@@ -196,7 +196,7 @@ class MultiView:
         self._warmup = warmup
         self._recent: deque[float] = deque(maxlen=max(self.mean_k, self.spread_k + 1))
         self._prev: Optional[float] = None
-        self._low = self._high = math.nan
+        self._range = SeenRange(extreme_tolerance)
         self._since_alarm = 10 ** 9
         self._alarm_score = 0.0
         self._ready = False
@@ -238,7 +238,7 @@ class MultiView:
 
     def update(self, x: float, t: Timestamp = None) -> Optional[float]:
         x = float(x)
-        extreme = self._new_extreme(x)
+        extreme = self._range.beyond(x)
         zs = self._view_z(x, t)
         verdicts = []
         for view in self.views:
@@ -277,14 +277,3 @@ class MultiView:
         self.last = Explanation(x, score, loudest, tuple(verdicts), extreme, held, level)
         return score
 
-    def _new_extreme(self, x: float) -> bool:
-        low, high = self._low, self._high
-        extreme = False
-        if self.extreme_tolerance is not None and high > low:
-            margin = (high - low) * self.extreme_tolerance
-            extreme = x > high + margin or x < low - margin
-        if not x >= low:
-            self._low = x
-        if not x <= high:
-            self._high = x
-        return extreme
