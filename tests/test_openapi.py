@@ -165,7 +165,9 @@ def send(client, method, path, params, values, body):
         elif value is not None and param["in"] == "query":
             query[param["name"]] = value
         elif value is not None and param["in"] == "header":
-            headers[param["name"]] = value.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")
+            # An HTTP client cannot send CR, LF or NUL in a header (werkzeug refuses them before any request).
+            text = value.encode("latin-1", "replace").decode("latin-1")
+            headers[param["name"]] = "".join(" " if c in "\r\n\x00" else c for c in text)
     kwargs = {"query_string": query, "headers": headers}
     if body is not None:
         kwargs.update(content_type=body[0], data=body[1])

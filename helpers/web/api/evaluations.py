@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from flask import current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from helpers.runtime import evaluation_runs as runs
 from helpers.runtime import jobs
@@ -56,7 +57,10 @@ def start_evaluation():
 
 def _from_upload(limits: runs.Limits) -> dict:
     request.max_content_length = limits.max_upload_bytes + FORM_OVERHEAD_BYTES  # 413 before reading more
-    upload = request.files.get("file")
+    try:
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        raise ApiError(413, f"the upload is over the {limits.max_upload_bytes / 2**20:g} MiB limit", "file") from None
     if upload is None or not upload.filename:
         raise ApiError(400, "choose a CSV file (timestamp,value) to upload", "file")
     labels = request.files.get("labels")
