@@ -549,12 +549,21 @@ function sensorTarget(name) {
   };
 }
 
+/** The last control change sent: the next one waits for it. */
+let controlsInFlight = Promise.resolve();
+
 /**
  * Sends setting changes and shows the answer at once; a refusal is thrown to
  * the caller, which shows it where the user acted. A poll that overlapped the
  * request may carry the old values: the sequence number tells tick() to drop it.
+ * Changes go one at a time, in the order made: two quick arrow presses served
+ * by two workers must not land the older value last.
  */
 async function postControl(changes) {
+  const previous = controlsInFlight;
+  let done;
+  controlsInFlight = new Promise((resolve) => { done = resolve; });
+  await previous;
   state.controlSeq += 1;
   try {
     const control = await postJSON(urls.sendControl, changes);
@@ -563,6 +572,7 @@ async function postControl(changes) {
   } finally {
     state.controlSeq += 1;
     poller.kick();
+    done();
   }
 }
 
