@@ -167,10 +167,17 @@ def test_the_line_model_trains_and_its_chart_fills(lstm_page, server, problems):
     page = lstm_page
     # Early in the module: the line learns from readings that no detector flagged on any sensor, and the
     # tests after this one let the LSTM flag many.
-    with page.expect_response(lambda r: r.url.endswith("/api/models/train")) as accepted:
-        page.click("#line-lstm-train")
-    assert accepted.value.request.post_data_json == {"line": True}
-    assert accepted.value.status == 202
+    # The line learns only from instants at which every sensor was judged normal; on a loaded machine the
+    # sampler may not have stored enough of them yet. The server then refuses saying so, and a later click works.
+    for attempt in range(4):
+        with page.expect_response(lambda r: r.url.endswith("/api/models/train")) as accepted:
+            page.click("#line-lstm-train")
+        assert accepted.value.request.post_data_json == {"line": True}
+        if accepted.value.status != 400 or attempt == 3:
+            break
+        assert "training needs at least" in accepted.value.json()["message"], accepted.value.text()
+        page.wait_for_timeout(5_000)
+    assert accepted.value.status == 202, accepted.value.text()
     expect(page.locator("#line-lstm-status")).to_contain_text("✓ Trained", timeout=30_000)
     assert 1 in statuses(server, line=1)
     expect(page.locator("#line-lstm-versions tr[data-status='active']")).to_have_count(1, timeout=6_000)
@@ -188,7 +195,7 @@ def test_the_line_model_trains_and_its_chart_fills(lstm_page, server, problems):
     with page.expect_request(lambda r: "/api/line_scores" in r.url and "since=" in r.url):
         pass
     expect(page.locator("#line-scores-hint")).to_contain_text("The newest")
-    assert unexpected(problems) == []
+    assert unexpected(problems, 400) == []
 
 
 def test_lstm_scores_fill_their_chart_and_the_ratio_moves_the_threshold(lstm_page, server, problems):
