@@ -131,6 +131,19 @@ def _changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, A
     return old, new
 
 
+def _request_values():
+    """What a change asked for: its body's values, with the ids in its URL (the alarm's, the source's kind)."""
+    body = request.get_json(silent=True) if request.is_json else (dict(request.form) or None)
+    if not request.view_args:
+        return body
+    values = dict(request.view_args)
+    if isinstance(body, dict):
+        values.update(body)
+    elif body is not None:
+        values["body"] = body
+    return values
+
+
 def record_change(response):
     """Audit a successful change (after the route committed it)."""
     if request.method in SAFE_METHODS or not hasattr(g, "audit_before") or not 200 <= response.status_code < 300:
@@ -140,10 +153,7 @@ def record_change(response):
     if before is not None:
         before, after = _changed(before, _settings_snapshot())
     else:
-        after = request.get_json(silent=True) if request.is_json else dict(request.form) or None
-        if request.view_args:
-            after = {**(request.view_args or {}), **(after if isinstance(after, dict) else {"body": after})} \
-                if after is not None else dict(request.view_args)
+        after = _request_values()
     audit.record(time.time(), who.name, who.role, request.endpoint or "", request.path, before, after,
                  request.remote_addr)
     return response
