@@ -145,15 +145,24 @@ def test_no_state_or_alarm_while_learning_then_a_fault_raises_both_and_they_clea
     change = states["timeline"][-1] if states["timeline"][-1]["target"] == "vibration" else \
         next(c for c in states["timeline"] if c["target"] == "vibration")
     assert change["to"] == HIGH and "rose above" in change["reason"]
-    alarms = client.get("/api/alarms").get_json()["alarms"]
-    assert {(a["sensor"], a["rule"]) for a in alarms} >= {("vibration", "burst"), ("vibration", "state")}
-    assert all(a["lifecycle"] == "unacknowledged" for a in alarms)
+    # Only vibration's alarms: a 20-reading model on the other sensors can raise (and clear) a chance burst.
+    alarms = [a for a in client.get("/api/alarms").get_json()["alarms"] if a["sensor"] == "vibration"]
+    assert {a["rule"] for a in alarms} >= {"burst", "state"}
+    assert all(a["lifecycle"] == "unacknowledged" for a in alarms), alarms
     # After the fault: the ratio decays, the state holds 5 s below exit, then everything clears.
     drive(app, sampler, clock, 60.0, tick=0.5)
     assert client.get("/api/states").get_json()["sensors"]["vibration"]["state"] == NORMAL
     alarms = client.get("/api/alarms").get_json()["alarms"]
     assert all(a["status"] == "cleared" and a["lifecycle"] == "cleared_unacknowledged"
-               for a in alarms if a["sensor"] == "vibration")
+               for a in alarms if a["sensor"] == "vibration"), (alarms, recent_flags(app, clock))
+
+
+def recent_flags(app, clock, sensor="vibration", seconds=90.0):
+    """(t, value, z, anomaly) of the sensor's last readings: what a failed clearing assertion needs to be read."""
+    with app.app_context():
+        rows = queries.readings_since_time(queries.sensor_by_name(sensor).id, clock.now - seconds)
+    return [(round(r["t"] - T0, 1), round(r["value"], 2), r.get("z") and round(r["z"], 2), r["anomaly"])
+            for r in rows]
 
 
 def test_acknowledge_classify_and_real_faults_stay_out_of_training_data(line):
