@@ -1,6 +1,6 @@
 """Load benchmark: 100 dashboard pages polling once a second under gunicorn, beside one page, in the same run.
 
-    .venv/bin/python benchmarks/bench_load.py [--seconds 60] [--pollers 100] [--rate 10] [--mix page|tick]
+    .venv/bin/python benchmarks/bench_load.py [--seconds 60] [--pollers 100] [--rate 10] [--mix page|tick|tick4]
 
 Needs aiohttp (``.venv/bin/pip install aiohttp==3.14.5``); it is not in requirements-dev.txt.
 
@@ -12,14 +12,17 @@ the line to ``--rate`` readings/s per sensor, and the detectors learn for
 
 A poller is one open dashboard page, sending what the page's modules send
 (recorded from a real page in Chromium): every second the dashboard's tick,
-four requests at once (``/get_data?sensor=…&window=100&since=<last id>``,
-``/api/overview?since=<latest id>&points=120``, ``/get_control``,
-``/api/forecast``), then ``/api/scorecard`` every 5 s; and beside it the
+one request, ``/api/tick?sensor=…&window=100&since=<last id>&overview_since=<latest id>&points=120``,
+which answers what ``/get_data``, ``/api/overview``, ``/get_control`` and ``/api/forecast``
+answer (the page asked those four separately until this stop; ``--mix tick4`` still
+sends them that way, for comparison), then ``/api/scorecard`` every 5 s; and beside it the
 alarms panel (``/api/alarms?since=…`` + ``/api/states`` every 2 s, the active
 list every 6 s), the LSTM panels (``/api/models`` ×2 every 5 s), sources
 (3 s), ``/healthz`` and ``/api/anomalies`` (5 s), the audit log and mail
-status (10 s): about 6.7 requests/s per page. ``--mix tick`` sends only the
-dashboard's tick. Each poller has its own keep-alive connections (at most 6,
+status (10 s): about 3.7 requests/s per page. ``--mix tick`` sends only the
+dashboard's tick. The page's readings arrive in the tick's answer, so the
+``/get_data`` figures are those of the request that carries them (``/api/tick``,
+or ``/get_data`` itself with ``tick4``). Each poller has its own keep-alive connections (at most 6,
 like a browser) and a fixed 1 Hz schedule: a tick starts on its slot, or as
 soon as the previous one has answered if that took longer (never two at once,
 as the page's poller); how late ticks start is reported. Pages are spread
@@ -68,6 +71,8 @@ WINDOW = 100  # the page's default window
 SPARK_POINTS = 120  # static/js/overview.js
 LATE_S = 0.1  # a tick that starts this much after its slot counts as late
 P99_TARGET_MS = 100.0
+#: The request that brings a page its sensor's readings, by mix.
+READINGS_ROUTE = {"page": "/api/tick", "tick": "/api/tick", "tick4": "/get_data"}
 
 
 class Recorder:
@@ -77,7 +82,7 @@ class Recorder:
         self.latency = defaultdict(list)  # route -> seconds
         self.errors = Counter()  # (route, status or exception name) -> count
         self.lateness = []  # seconds each dashboard tick started after its slot
-        self.polls = 0  # /get_data answered
+        self.polls = 0  # the sensor's readings answered (in /api/tick, or /get_data with tick4)
         self.examples = []  # the first transport errors, in words
 
 
@@ -112,18 +117,17 @@ class Page:
         return json.loads(body) if want_json else None
 
     async def tick(self):
-        """The dashboard's tick (static/js/dashboard.js): four requests at once, the scorecard every 5th."""
+        """The dashboard's tick (static/js/dashboard.js): one request (four with tick4), the scorecard every 5th."""
         params = f"sensor={self.sensor}&window={WINDOW}"
         if self.last_id is not None:
             params += f"&since={self.last_id}"
-        overview = f"points={SPARK_POINTS}" if self.overview_since is None \
-            else f"since={self.overview_since}&points={SPARK_POINTS}"
-        data, line, _, _ = await asyncio.gather(
-            self.get("/get_data", params, want_json=True),
-            self.get("/api/overview", overview, want_json=True),
-            self.get("/get_control"),
-            self.get("/api/forecast", f"sensor={self.sensor}"),
-        )
+        if self.mix == "tick4":
+            data, line = await self.tick_in_four(params)
+        else:
+            if self.overview_since is not None:
+                params += f"&overview_since={self.overview_since}"
+            both = await self.get(READINGS_ROUTE["tick"], f"{params}&points={SPARK_POINTS}", want_json=True)
+            data, line = (both["data"], both["overview"]) if both is not None else (None, None)
         if data is not None:
             self.rec.polls += 1
             if data["points"]:
@@ -133,6 +137,18 @@ class Page:
         if self.mix == "page" and self.ticks % 5 == 0:
             await self.get("/api/scorecard")
         self.ticks += 1
+
+    async def tick_in_four(self, params: str):
+        """The tick as the page sent it until this stop: four requests at once."""
+        overview = f"points={SPARK_POINTS}" if self.overview_since is None \
+            else f"since={self.overview_since}&points={SPARK_POINTS}"
+        data, line, _, _ = await asyncio.gather(
+            self.get("/get_data", params, want_json=True),
+            self.get("/api/overview", overview, want_json=True),
+            self.get("/get_control"),
+            self.get("/api/forecast", f"sensor={self.sensor}"),
+        )
+        return data, line
 
     async def alarms(self):
         """static/js/alerts.js: new alarms since the cursor and the states, every 2 s."""
@@ -152,7 +168,7 @@ class Page:
     def loops(self, stop_at: float, first_slot: float, rng: random.Random):
         """The page's pollers as coroutines, each on its own schedule until ``stop_at`` (loop time)."""
         yield every(1.0, self.tick, stop_at, first_slot, self.rec.lateness)
-        if self.mix == "tick":
+        if self.mix != "page":
             return
         others = [
             (2.0, self.alarms),
@@ -257,7 +273,7 @@ async def phase(base: str, db_path: Path, sensors: list[str], pollers: int, seco
     cpu_server, cpu_client = cpu_seconds(server) - cpu_server, cpu_seconds([me]) - cpu_client
     await asyncio.sleep(1.0)  # the sampler flushes every 0.25 s: the phase's last readings are stored by now
     rates, gap = sampler_stats(db_path, t0, t1)
-    return {"pollers": pollers, "seconds": seconds, "wall": wall, "rec": rec, "ages": ages, "rates": rates,
+    return {"pollers": pollers, "mix": mix, "seconds": seconds, "wall": wall, "rec": rec, "ages": ages, "rates": rates,
             "gap": gap, "cpu_server": cpu_server / wall, "cpu_client": cpu_client / wall}
 
 
@@ -282,6 +298,8 @@ def summary_rows(phases: list[dict], rate: float) -> list[tuple[str, ...]]:
     def all_latencies(p):
         return [x for values in p["rec"].latency.values() for x in values]
 
+    via = READINGS_ROUTE[phases[0]["mix"]]
+
     def answered(p):
         return sum(map(len, p["rec"].latency.values()))
 
@@ -292,12 +310,12 @@ def summary_rows(phases: list[dict], rate: float) -> list[tuple[str, ...]]:
     row("requests (all routes)", lambda p: str(sent(p)))
     row("requests/s", lambda p: f"{sent(p) / p['wall']:.1f}")
     row("errors (non-2xx or transport)", lambda p: str(sum(p["rec"].errors.values())), "0")
-    row("/get_data answered per page per s", lambda p: f"{p['rec'].polls / p['pollers'] / p['wall']:.2f}", "1")
-    gd = lambda p: p["rec"].latency["/get_data"]  # noqa: E731
-    row("/get_data p50", lambda p: ms(quantile(gd(p), 0.50)))
-    row("/get_data p90", lambda p: ms(quantile(gd(p), 0.90)))
-    row("/get_data p99", lambda p: ms(quantile(gd(p), 0.99)), f"< {P99_TARGET_MS:g} ms")
-    row("/get_data max", lambda p: ms(max(gd(p), default=float("nan"))))
+    row("readings answered per page per s", lambda p: f"{p['rec'].polls / p['pollers'] / p['wall']:.2f}", "1")
+    gd = lambda p: p["rec"].latency[READINGS_ROUTE[p["mix"]]]  # noqa: E731
+    row(f"/get_data p50 (via {via})", lambda p: ms(quantile(gd(p), 0.50)))
+    row(f"/get_data p90 (via {via})", lambda p: ms(quantile(gd(p), 0.90)))
+    row(f"/get_data p99 (via {via})", lambda p: ms(quantile(gd(p), 0.99)), f"< {P99_TARGET_MS:g} ms")
+    row(f"/get_data max (via {via})", lambda p: ms(max(gd(p), default=float("nan"))))
     row("all routes p99", lambda p: ms(quantile(all_latencies(p), 0.99)))
     row(f"ticks started > {LATE_S * 1000:g} ms late",
         lambda p: f"{sum(x > LATE_S for x in p['rec'].lateness) / max(1, len(p['rec'].lateness)):.1%}")
@@ -364,7 +382,7 @@ def run(args) -> None:
             print(f"  {example}")
     print(f"gunicorn log: {log_errors} error lines")
     load = phases[-1]
-    p99 = quantile(load["rec"].latency["/get_data"], 0.99) * 1000
+    p99 = quantile(load["rec"].latency[READINGS_ROUTE[args.mix]], 0.99) * 1000
     verdicts = [
         ("no error responses", not load["rec"].errors),
         (f"/get_data p99 < {P99_TARGET_MS:g} ms", p99 < P99_TARGET_MS),
@@ -384,8 +402,9 @@ def main():
     parser.add_argument("--rate", type=float, default=10.0, help="readings/s per sensor (default 10)")
     parser.add_argument("--warm-up", type=float, default=None,
                         help="seconds before measuring (default: model_size / rate + 5)")
-    parser.add_argument("--mix", choices=("page", "tick"), default="page",
-                        help="page: every request a dashboard page sends; tick: only its 1 s tick (default page)")
+    parser.add_argument("--mix", choices=("page", "tick", "tick4"), default="page",
+                        help="page: every request a dashboard page sends; tick: only its 1 s tick; "
+                             "tick4: only the tick, as the four requests the page sent until this stop (default page)")
     run(parser.parse_args())
 
 

@@ -145,12 +145,10 @@ def test_points_stream_in_and_the_window_bounds_them(dashboard):
 
 def test_polls_ask_only_for_what_is_new(dashboard):
     wait_number(dashboard, "#point-count", ">", 0)
-    with dashboard.expect_request(lambda r: "/get_data" in r.url) as data_request:
+    with dashboard.expect_request(lambda r: "/api/tick" in r.url) as tick_request:
         pass
-    with dashboard.expect_request(lambda r: "/api/overview" in r.url) as overview_request:
-        pass
-    assert "since" in parse_qs(urlparse(data_request.value.url).query)
-    assert "since" in parse_qs(urlparse(overview_request.value.url).query)
+    asked = parse_qs(urlparse(tick_request.value.url).query)
+    assert "since" in asked and "overview_since" in asked
 
 
 def test_model_completeness_reaches_100(dashboard):
@@ -281,7 +279,7 @@ def test_clicking_or_pressing_a_station_selects_its_sensor(dashboard):
     expect(dashboard.locator("#sensor-select")).to_have_value(third)
     expect(dashboard.locator(f'#stations [data-station="{third}"]')).to_have_attribute("aria-pressed", "true")
     expect(dashboard.locator(f'.sensor-card[data-sensor="{third}"]')).to_have_attribute("aria-pressed", "true")
-    with dashboard.expect_request(lambda r: "/get_data" in r.url and f"sensor={third}" in r.url):
+    with dashboard.expect_request(lambda r: "/api/tick" in r.url and f"sensor={third}" in r.url):
         pass
 
     fourth = dashboard.locator("#stations button").nth(3)
@@ -371,11 +369,11 @@ def test_pause_holds_the_view_while_polling_goes_on(dashboard):
 
 def test_last_hour_loads_downsampled_data_then_polls_since(dashboard):
     wait_number(dashboard, "#point-count", ">", 0)
-    with dashboard.expect_request(lambda r: "/get_data" in r.url and "seconds=3600" in r.url) as first:
+    with dashboard.expect_request(lambda r: "/api/tick" in r.url and "seconds=3600" in r.url) as first:
         dashboard.select_option("#window-select", "hour")
-    assert "since" not in first.value.url
+    assert not re.search(r"[?&]since=", first.value.url)
     wait_number(dashboard, "#point-count", ">", 100)
-    with dashboard.expect_request(lambda r: "/get_data" in r.url and "since=" in r.url):
+    with dashboard.expect_request(lambda r: "/api/tick" in r.url and re.search(r"[?&]since=", r.url)):
         pass
     count = number(dashboard, "#point-count")
     wait_number(dashboard, "#point-count", ">", count)
@@ -554,13 +552,13 @@ def test_new_session_export_and_replay(dashboard, server, tmp_path):
 
 def test_server_errors_are_shown_and_clear(dashboard):
     wait_number(dashboard, "#point-count", ">", 0)
-    dashboard.route("**/get_data?*", lambda route: route.fulfill(
+    dashboard.route("**/api/tick?*", lambda route: route.fulfill(
         status=404, json={"error": "unknown_sensor", "message": "No such sensor: pump", "field": "sensor"}))
     error = dashboard.locator("#server-error")
     expect(error).to_contain_text("No such sensor: pump")
     expect(dashboard.locator("#offline-banner")).to_be_hidden()  # the server answered: not offline
 
-    dashboard.unroute("**/get_data?*")
+    dashboard.unroute("**/api/tick?*")
     expect(error).to_be_hidden(timeout=8_000)  # after the error backoff
 
 
@@ -577,11 +575,11 @@ def test_hidden_tab_does_not_poll(dashboard):
     set_hidden(dashboard, True)
     dashboard.wait_for_timeout(2_000)  # a tick already under way may still finish
     polls = []
-    dashboard.on("request", lambda r: "/get_data" in r.url and polls.append(r.url))
+    dashboard.on("request", lambda r: "/api/tick" in r.url and polls.append(r.url))
     dashboard.wait_for_timeout(3_000)
     assert polls == []
 
-    with dashboard.expect_request(lambda r: "/get_data" in r.url, timeout=2_000):
+    with dashboard.expect_request(lambda r: "/api/tick" in r.url, timeout=2_000):
         set_hidden(dashboard, False)
 
 

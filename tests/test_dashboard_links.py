@@ -5,6 +5,7 @@ that sensor around that moment, paused, the moment marked, until "Back to live".
 A sensor that a source registers later appears without a reload. One live app
 for the module, like tests/test_dashboard_browser.py.
 """
+import re
 import time
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlparse
@@ -104,7 +105,7 @@ def test_an_unknown_sensor_is_reported_and_the_default_shown(page, server, probl
 
 def test_an_alert_link_shows_its_moment_paused_until_back_to_live(page, server, problems):
     at = stored_moment(server, MOMENT_AGE_S)
-    with page.expect_request(lambda r: "/get_data" in r.url and "around=" in r.url) as first:
+    with page.expect_request(lambda r: "/api/tick" in r.url and "around=" in r.url) as first:
         page.goto(f"{server}/?sensor=pressure&at={at}")
     asked = parse_qs(urlparse(first.value.url).query)
     assert asked["sensor"] == ["pressure"] and asked["around"] == [str(at)] and asked["seconds"] == ["900"]
@@ -133,7 +134,7 @@ def test_an_alert_link_shows_its_moment_paused_until_back_to_live(page, server, 
         assert moment_line(page, canvas) == {"xMin": at, "xMax": at, "type": "line"}
 
     # Paused: polling goes on, the chart does not move.
-    with page.expect_request(lambda r: "/get_data" in r.url and "since=" in r.url):
+    with page.expect_request(lambda r: "/api/tick" in r.url and re.search(r"[?&]since=", r.url)):
         pass
     page.wait_for_timeout(1_000)
     assert value_xs(page) == shown

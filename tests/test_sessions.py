@@ -182,3 +182,26 @@ def test_overview_anomalies_and_last_hour(app, client):
         assert client.get(f"/get_data?sensor=vibration&{bad}").get_json()["field"] == "seconds"
     assert client.get("/api/anomalies?limit=0").status_code == 400
     assert client.get("/api/overview?points=0").status_code == 400
+
+
+def test_the_tick_answers_what_the_four_routes_answer(app, client):
+    client.post("/send_control", json={"model_size": 10, "sample_rate_hz": 10, "anomaly_level": 100})
+    clock = FakeClock(time.time())
+    sampler = started_sampler(app, clock)
+    drive(app, sampler, clock, 30.0, tick=1.0)
+    latest = client.get("/api/overview?points=1").get_json()["latest_id"]
+    query = {"sensor": "pressure", "window": 50, "since": latest - 40}
+    tick = client.get("/api/tick", query_string={**query, "overview_since": latest - 10, "points": 20}).get_json()
+    assert tick["data"] == client.get("/get_data", query_string=query).get_json()
+    assert tick["overview"] == client.get(f"/api/overview?since={latest - 10}&points=20").get_json()
+    assert tick["control"] == client.get("/get_control").get_json()
+    assert tick["forecast"] == client.get("/api/forecast?sensor=pressure").get_json()
+    assert 0 < len(tick["data"]["points"]) <= 40
+    assert sum(len(s["points"]) for s in tick["overview"]["sensors"]) == 10
+    # Each part's parameters are checked as its own route checks them, naming the field.
+    for bad, field in (({"sensor": "pump"}, "sensor"), ({"sensor": "pressure", "points": 0}, "points"),
+                       ({"sensor": "pressure", "overview_since": -1}, "overview_since"),
+                       ({"sensor": "pressure", "window": 0}, "window")):
+        answer = client.get("/api/tick", query_string=bad)
+        assert answer.status_code in (400, 404) and answer.get_json()["field"] == field
+    assert client.get("/api/tick").get_json()["field"] == "sensor"

@@ -6,7 +6,8 @@ import random
 import time
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from sqlalchemy import case, delete, func, insert, select, update
+from flask import g, has_request_context
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 
 from helpers.core.scenarios import Scenario as ScenarioSpec
 from helpers.core.settings_schema import SETTINGS, defaults
@@ -67,11 +68,33 @@ def sensor_by_name(name: str) -> Optional[Sensor]:
 
 # --- settings --------------------------------------------------------------
 
+_SETTINGS = select(Setting.scope, Setting.key, Setting.value)
+
+
 def load_settings() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Line-wide values (schema defaults where a row is missing) and per-sensor overrides."""
+    """Line-wide values (schema defaults where a row is missing) and per-sensor overrides.
+
+    Read once per web request (the dashboard's tick asks for them from three
+    places) and copied to each caller; a request that saves settings reads them anew.
+    """
+    if not has_request_context():
+        return _read_settings()
+    if "linewatch_settings" not in g:
+        g.linewatch_settings = _read_settings()
+    line, overrides = g.linewatch_settings
+    return dict(line), {scope: dict(values) for scope, values in overrides.items()}
+
+
+def forget_read_settings() -> None:
+    """The request is about to change settings: what it read before is stale."""
+    if has_request_context():
+        g.pop("linewatch_settings", None)
+
+
+def _read_settings() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     line = defaults()
     overrides: dict[str, dict[str, Any]] = {}
-    for scope, key, value in db.session.execute(select(Setting.scope, Setting.key, Setting.value)):
+    for scope, key, value in db.session.connection().execute(_SETTINGS):
         if key not in SETTINGS:
             continue
         if scope == LINE_SCOPE:
@@ -107,6 +130,7 @@ def save_settings(changes: Mapping[str, Any], scope: str = LINE_SCOPE) -> None:
 def save_scoped(changes_by_scope: Mapping[str, Mapping[str, Any]]) -> None:
     """Write validated changes for several scopes in one transaction."""
     session = db.session
+    forget_read_settings()
     for scope, changes in changes_by_scope.items():
         for key, value in changes.items():
             session.execute(delete(Setting).where(Setting.scope == scope, Setting.key == key))
@@ -168,14 +192,22 @@ def insert_readings(rows: Sequence[Mapping[str, Any]]) -> None:
         db.session.execute(insert(Reading), list(rows))
 
 
+# Built once: the dashboard polls this for every sensor every second, and building a 17-column select
+# (and matching it to the cached compiled one) cost more than running it.
+_LATEST = (select(*[getattr(Reading, f) for f in READING_FIELDS])
+           .where(Reading.sensor_id == bindparam("sensor_id"))
+           .order_by(Reading.id.desc()).limit(bindparam("window")))
+_LATEST_SINCE = _LATEST.where(Reading.id > bindparam("since_id"))
+
+
 def latest_readings(sensor_id: int, window: int, since_id: Optional[int] = None) -> list[dict[str, Any]]:
     """The newest ``window`` readings of a sensor (after ``since_id`` if given), oldest first."""
-    columns = [getattr(Reading, f) for f in READING_FIELDS]
-    query = select(*columns).where(Reading.sensor_id == sensor_id)
+    params = {"sensor_id": sensor_id, "window": window}
+    query = _LATEST
     if since_id is not None:
-        query = query.where(Reading.id > since_id)
+        query, params["since_id"] = _LATEST_SINCE, since_id
     # Core execution: plain tuples, without the ORM's per-row bookkeeping.
-    rows = db.session.connection().execute(query.order_by(Reading.id.desc()).limit(window)).all()
+    rows = db.session.connection().execute(query, params).all()
     return [dict(zip(READING_FIELDS, row)) for row in reversed(rows)]
 
 

@@ -39,6 +39,7 @@ def replay(plan: ReplayPlan, now: float) -> tuple[Session, int]:
     if unknown:
         raise SessionFileError(1, f"settings name unknown sensor(s) {', '.join(unknown)}")
     db_session = db.session
+    queries.forget_read_settings()
     db_session.execute(delete(Setting))
     line = {**queries.load_settings()[0], **plan.line_settings}
     for key, value in line.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from helpers.storage.db import db
@@ -25,8 +25,12 @@ def rank(role: str) -> int:
     return ROLES.index(role) if role in ROLES else -1
 
 
+# Built once: every request asks (the access guard), and building the select cost more than running it.
+_ANY_USER = select(User.id).limit(1)
+
+
 def any_users() -> bool:
-    return bool(db.session.scalar(select(func.count()).select_from(User)))
+    return db.session.connection().execute(_ANY_USER).first() is not None
 
 
 def create(name: str, password: str, role: str) -> User:

@@ -87,13 +87,17 @@ def routes() -> list[Route]:
     multipart_file = {"multipart/form-data": obj({"file": {"type": "string", "format": "binary"}}, ("file",), True)}
     reading = obj({"sensor": {"type": "string", "maxLength": 64}, "timestamp": TIME,
                    "value": {"oneOf": [{"type": "number"}, {"type": "string"}]}}, ("sensor", "timestamp", "value"))
+    data_query = (q("sensor", sensor, True), q("window", whole(1, 10_000)), q("since", since),
+                  q("seconds", whole(1, 86_400)), q("around", whole(0, 10**11)))
     return [
         # readings and health
         Route("GET", "/get_data", "One sensor's readings: the last window, since an id, the last seconds or around a moment",
-              (q("sensor", sensor, True), q("window", whole(1, 10_000)), q("since", since),
-               q("seconds", whole(1, 86_400)), q("around", whole(0, 10**11)))),
+              data_query),
         Route("GET", "/api/overview", "Every sensor's status and its newest points",
               (q("since", since), q("points", whole(1, 1000)))),
+        Route("GET", "/api/tick", "What the dashboard shows every second: /get_data, /api/overview, /get_control "
+              "and /api/forecast in one answer",
+              (*data_query, q("overview_since", since), q("points", whole(1, 1000)))),
         Route("GET", "/api/line_scores", "The line model's verdicts", (q("window", whole(1, 10_000)), q("since", since))),
         Route("GET", "/api/anomalies", "The newest anomalies", (q("sensor", sensor), q("limit", whole(1, 500)))),
         Route("GET", "/api/sensors", "The sensors and their status"),

@@ -31,13 +31,10 @@ import { formatClock, formatMoment, formatNumber, formatPercent, formatRule, sce
 
 const root = document.getElementById('linewatch');
 const urls = {
-  getData: root.dataset.getDataUrl,
-  getControl: root.dataset.getControlUrl,
   sendControl: root.dataset.sendControlUrl,
   sensors: root.dataset.sensorsUrl,
   scenarios: root.dataset.scenariosUrl,
   listScenarios: root.dataset.listScenariosUrl,
-  overview: root.dataset.overviewUrl,
   anomalies: root.dataset.anomaliesUrl,
   scorecard: root.dataset.scorecardUrl,
   newSession: root.dataset.newSessionUrl,
@@ -49,7 +46,7 @@ const urls = {
   activateModel: root.dataset.activateModelUrl,
   lineScores: root.dataset.lineScoresUrl,
   detectors: root.dataset.detectorsUrl,
-  forecast: root.dataset.forecastUrl,
+  tick: root.dataset.tickUrl,
 };
 
 /** Shading for the newest scenarios of a sensor: older ones have scrolled out of any window. */
@@ -412,12 +409,10 @@ async function loadNewSensors(lineData) {
 async function tick() {
   if (!state.sensors) await loadSensors();
   const { generation, controlSeq } = state;
-  const [data, lineData, control, forecast] = await Promise.all([
-    getJSON(urls.getData, { sensor: state.sensor, ...view.params(state.lastId) }),
-    getJSON(urls.overview, { since: state.overviewSince, points: SPARK_POINTS }),
-    getJSON(urls.getControl),
-    getJSON(urls.forecast, { sensor: state.sensor }),
-  ]);
+  // One request a second for the four answers (/get_data, /api/overview, /get_control, /api/forecast).
+  const { data, overview: lineData, control, forecast } = await getJSON(urls.tick, {
+    sensor: state.sensor, ...view.params(state.lastId), overview_since: state.overviewSince, points: SPARK_POINTS,
+  });
   if (controlSeq === state.controlSeq) applyControl(control);
   if (databaseReplaced(data, lineData)) {
     startOver();

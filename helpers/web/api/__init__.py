@@ -15,4 +15,4 @@ def _no_store(response):
 
 # Importing the route modules registers their routes on ``bp``.
 from helpers.web.api import (alarms, audit_log, backtest, control, detectors, evaluations, export, history,  # noqa: E402,F401
-                             ingest, mail, models, readings, sessions, sources)
+                             ingest, mail, models, readings, sessions, sources, tick)

@@ -97,8 +97,11 @@ def get_data():
 
 @bp.get("/api/overview", endpoint="overview")
 def overview():
-    since = int_arg("since", None, 0, 2**63 - 1)
-    per_sensor = int_arg("points", 60, 1, 1000)
+    return line_overview(int_arg("since", None, 0, 2**63 - 1), int_arg("points", 60, 1, 1000))
+
+
+def line_overview(since, per_sensor: int) -> dict[str, Any]:
+    """Every sensor's status and its newest ``per_sensor`` points after ``since``: the overview cards."""
     line, overrides = queries.load_settings()
     sensors = []
     latest_id = None

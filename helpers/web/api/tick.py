@@ -1,0 +1,21 @@
+"""What the dashboard shows every second, in one answer.
+
+A page used to ask four routes every second (its sensor's readings, the
+overview, the settings, the forecast); a class of a hundred pages then sent
+400 requests a second for what is one snapshot. One request carries the same
+four answers, each exactly as its own route gives it.
+"""
+from __future__ import annotations
+
+from helpers.storage import queries
+from helpers.web.api import bp
+from helpers.web.api.detectors import forecast
+from helpers.web.api.readings import get_data, line_overview
+from helpers.web.params import int_arg
+
+
+@bp.get("/api/tick", endpoint="tick")
+def tick():
+    """``/get_data``'s parameters for the sensor; ``overview_since`` and ``points`` as ``/api/overview``'s ``since`` and ``points``."""
+    overview = line_overview(int_arg("overview_since", None, 0, 2**63 - 1), int_arg("points", 60, 1, 1000))
+    return {"data": get_data(), "overview": overview, "control": queries.control_state(), "forecast": forecast()}
