@@ -102,7 +102,9 @@ def pytest_addoption(parser):
                      help="run only the tests that build an app on a database (scripts/test's PostgreSQL pass: "
                           "the others do not depend on the database and ran in the SQLite pass)")
     parser.addoption("--skip-browser-tests", action="store_true",
-                     help="deselect the tests that drive Chromium (scripts/test's PostgreSQL pass)")
+                     help="deselect the tests that drive Chromium (scripts/test runs them apart, one at a time)")
+    parser.addoption("--browser-tests-only", action="store_true",
+                     help="run only the tests that drive Chromium (scripts/test runs the others on two workers)")
 
 
 def uses_a_database(item) -> bool:
@@ -120,12 +122,14 @@ def _module_builds_an_app(source: str) -> bool:
 
 def pytest_collection_modifyitems(config, items):
     database_only, no_browser = config.getoption("--database-tests-only"), config.getoption("--skip-browser-tests")
-    if not (database_only or no_browser):
+    browser_only = config.getoption("--browser-tests-only")
+    if not (database_only or no_browser or browser_only):
         return
     keep, drop = [], []
     for item in items:
+        in_browser = bool({"page", "browser"} & set(getattr(item, "fixturenames", ())))
         wanted = ((not database_only or uses_a_database(item))
-                  and not (no_browser and {"page", "browser"} & set(getattr(item, "fixturenames", ()))))
+                  and not (no_browser and in_browser) and not (browser_only and not in_browser))
         (keep if wanted else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
