@@ -7,7 +7,6 @@ import logging
 import math
 import signal
 import sys
-import threading
 from typing import IO, NamedTuple
 
 import click
@@ -18,8 +17,8 @@ from helpers.config import setting_seeds
 from helpers.core import series_csv
 from helpers.core.batch import DETECTORS, MULTIVARIATE, score_series
 from helpers.core.lstm.windows import NotEnoughDataError
-from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
-from helpers.runtime.sampler import Sampler
+from helpers.core.simulator import DEFAULT_SENSORS
+from helpers.runtime.service import SamplerThread
 from helpers.storage import queries
 
 
@@ -216,15 +215,19 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("sampler")
     def sampler_command():
-        """Run the sampler in the foreground (set SAMPLER_AUTOSTART=0 on the web workers)."""
+        """Run the sampler in the foreground (set SAMPLER_AUTOSTART=0 on the web workers).
+
+        Supervised as in a web worker: a sampler thread that dies is recorded (/healthz shows it) and
+        restarted with backoff, so a foreground sampler left running for weeks does not stop for good.
+        """
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         init_db()
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        sampler = Sampler(current_app._get_current_object(),
-                          LineSimulator(DEFAULT_SENSORS, seed=current_app.config["SIMULATOR_SEED"]))
+        runner = SamplerThread(current_app._get_current_object())
+        signal.signal(signal.SIGTERM, lambda *_: runner.stop_event.set())
         try:
-            sampler.run(stop)
+            runner.supervisor.run()
         except KeyboardInterrupt:
-            stop.set()
+            runner.stop_event.set()
+            if runner.supervisor.worker is not None:
+                runner.supervisor.worker.join(5.0)
         sys.exit(0)

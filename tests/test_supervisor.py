@@ -1,6 +1,7 @@
 """The sampler's supervisor: a dead sampler thread is noticed, recorded, restarted with backoff; /healthz tells."""
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
@@ -186,3 +187,27 @@ def test_a_crash_whose_process_died_before_restarting_stops_counting_as_restarti
         sampler_health.record_crash("here", time.time(), "Boom again", 30.0)
     response = client.get("/healthz")
     assert response.status_code == 503 and response.get_json()["status"] == "degraded"
+
+
+def test_the_foreground_flask_sampler_is_supervised_too(app, monkeypatch):
+    """`flask sampler` (a sampler outside the web workers) restarts a dead sampler thread and records the crash."""
+    runs = []
+
+    def run(self, stop):
+        runs.append(self.owner)
+        if len(runs) == 1:
+            raise Boom("a bug in the loop")  # the first sampler thread dies
+        stop.set()  # the restarted one is asked to stop, as SIGTERM would
+
+    monkeypatch.setattr(Sampler, "run", run)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        result = app.test_cli_runner().invoke(args=["sampler"])
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # the command sets its own handler: pytest's comes back
+    assert result.exit_code == 0, result.output
+    assert len(runs) == 2 and runs[0] == runs[1]  # restarted after its backoff, under the same lease owner
+    with app.app_context():
+        health = sampler_health.summary(time.time(), 60.0)
+    assert health["sampler_restarts"] == 1 and health["last_crash"]["error"] == "Boom: a bug in the loop"
+    assert health["last_crash"]["restarted_at"] is not None
