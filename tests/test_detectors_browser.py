@@ -158,6 +158,12 @@ def test_a_readings_verdict_table_lists_every_detector_and_why(dashboard, server
     assert [k for k, r in rows.items() if r["counts"]] == ["zscore"]
     expect(page.locator("#verdicts-rows tr[data-counts=true] th")).to_contain_text("★ counts")
     assert page.evaluate("() => Chart.getChart('value-chart').options.plugins.annotation.annotations.selected.xMin") == t
+    # Choosing another verdict source later does not rewrite history: this reading was judged by the z-score.
+    send_control(server, {"sensor": SENSOR, "verdict_source": "robust_zscore"})
+    expect(page.locator("#verdict-source")).to_have_value("robust_zscore")  # the page has the new setting
+    page.wait_for_timeout(1_200)  # and has rendered with it (the next tick)
+    assert [k for k, r in verdict_rows(page).items() if r["counts"]] == ["zscore"]
+    send_control(server, {"sensor": SENSOR, "verdict_source": "zscore"})
 
     # The keyboard picks readings too: ← the one before, Escape none.
     caption = page.locator("#verdicts-caption").text_content()

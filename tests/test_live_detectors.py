@@ -110,6 +110,20 @@ def test_a_chosen_detector_can_be_the_verdict_that_counts(fast, client):
     assert all(a["detectors"]["robust_zscore"]["why"].startswith("median ") for a in listed)
 
 
+def test_each_reading_keeps_the_verdict_source_it_was_judged_by(fast, client):
+    """The verdict table stars the detector that counted then, not the one chosen since."""
+    client.post("/send_control", json={"sensor": "vibration", "verdict_source": "robust_zscore"})
+    clock = FakeClock(time.time() + 1)
+    sampler = started_sampler(fast, clock)
+    drive(fast, sampler, clock, 5.0)
+    client.post("/send_control", json={"sensor": "vibration", "verdict_source": "zscore"})
+    drive(fast, sampler, clock, 5.0)
+    points = client.get("/get_data?sensor=vibration&window=1000").get_json()["points"]
+    sources = [p["verdict_source"] for p in points]
+    switch = sources.index("zscore")
+    assert switch > 50 and set(sources[:switch]) == {"robust_zscore"} and set(sources[switch:]) == {"zscore"}
+
+
 def test_a_detector_chosen_mid_session_learns_from_the_stored_history_first(fast, client):
     clock = FakeClock(time.time() + 1)
     sampler = started_sampler(fast, clock)

@@ -335,6 +335,7 @@ class Sampler:
             "baseline_state": verdict.state, "completeness": verdict.completeness,
             "scenario_id": scenario_id,
             "detectors": json.dumps({name: v.as_dict() for name, v in seen.others.items()}) if seen.others else None,
+            "verdict_source": monitor.settings.get("verdict_source", "zscore"),
         })
         self.alerting.observe(sensor_id, t, verdict.judged or (shape is not None and shape.error is not None),
                               seen.anomaly, seen.ratio, {"value": value, "z": verdict.z, "threshold": threshold},

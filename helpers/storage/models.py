@@ -100,6 +100,8 @@ class Reading(db.Model):
     scenario_id: Mapped[Optional[int]] = mapped_column(ForeignKey("scenarios.id"))
     # JSON {name: {score, anomaly, why, expected, spread}}: the other chosen detectors' verdicts; NULL when none run.
     detectors: Mapped[Optional[str]] = mapped_column(Text)
+    # The sensor's verdict_source when this reading was judged (whose flag is ``anomaly``); NULL before it was kept.
+    verdict_source: Mapped[Optional[str]] = mapped_column(String(64))
 
     # The dashboard asks for "the latest N of a sensor" (and "after id X"):
     # (sensor_id, id) answers both from the index alone, at any table size.

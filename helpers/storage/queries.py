@@ -20,7 +20,7 @@ from helpers.storage.models import (BaselineEvent, Line, LineScore, Reading, Sam
 LINE_SCOPE = ""
 READING_FIELDS = ("id", "t", "value", "mean", "std", "z", "threshold", "anomaly", "anomaly_ratio",
                   "baseline_state", "completeness", "scenario_id", "zscore_anomaly", "lstm_score",
-                  "lstm_threshold", "lstm_anomaly", "detectors")
+                  "lstm_threshold", "lstm_anomaly", "detectors", "verdict_source")
 
 
 def init_db(profiles: Sequence[SensorProfile], seeds: Mapping[str, Any], simulator_seed: Optional[int] = None,

@@ -22,7 +22,8 @@ export function createVerdicts(ui) {
 
   /** The rows whose verdict counted under the current verdict source (a warming-up one defers to the z-score). */
   function counting(p) {
-    const { source } = settings;
+    // The source in force when the reading was judged; the current one for readings stored before it was kept.
+    const source = p.verdict_source ?? settings.source;
     const lstmJudged = p.lstm_anomaly !== null && p.lstm_anomaly !== undefined;
     if (!COMBINED.has(source)) return new Set([p.detectors?.[source]?.anomaly == null ? 'zscore' : source]);
     if (source === 'lstm') return new Set([lstmJudged ? 'lstm' : 'zscore']);
