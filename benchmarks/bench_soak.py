@@ -18,8 +18,9 @@ Every ``--interval`` seconds, from the moment the page shows its first points:
   the last sample (all sensors);
 * the page: the time ``page.evaluate`` of a trivial expression takes (median of
   5: the page's main thread answering), the age of the newest point its value
-  chart shows, how many ``/get_data`` polls it made per second and how long they
-  took (the page's own Resource Timing), its JS heap right after a forced
+  chart shows, how many ``/api/tick`` polls (its readings, as ``/get_data``
+  answers them, with the overview, settings and forecast) it made per second and
+  how long they took (the page's own Resource Timing), its JS heap right after a forced
   garbage collection and its DOM nodes (DevTools ``Performance.getMetrics``),
   and whether the offline banner or an error shows;
 * ``/get_data?window=100`` asked by this script (median of 5).
@@ -66,7 +67,7 @@ MB = 1024 * 1024
 PAGE_STATE = """() => {
     const chart = Chart.getChart(document.getElementById('value-chart'));
     const values = chart ? chart.data.datasets[1].data : [];
-    const gets = performance.getEntriesByType('resource').filter((e) => e.name.includes('/get_data'));
+    const gets = performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/tick'));
     performance.clearResourceTimings();
     return {
         now: Date.now() / 1000,
@@ -96,8 +97,8 @@ COLUMNS = [  # (CSV field, table header, format)
     ("newest_age_s", "newest pt age s", "{:.2f}"),
     ("chart_points", "chart pts", "{}"),
     ("page_polls_per_s", "page polls/s", "{:.2f}"),
-    ("page_get_data_ms", "page get_data ms", "{:.1f}"),
-    ("page_get_data_max_ms", None, "{:.1f}"),
+    ("page_tick_ms", "page tick ms", "{:.1f}"),
+    ("page_tick_max_ms", None, "{:.1f}"),
     ("heap_mb", "heap MB", "{:.1f}"),
     ("dom_nodes", "DOM nodes", "{:.0f}"),
     ("listeners", None, "{:.0f}"),
@@ -169,8 +170,8 @@ def page_sample(page, cdp) -> dict:
         "page_eval_ms": statistics.median(evals), "page_eval_max_ms": max(evals),
         "newest_age_s": state["now"] - state["newest"] if state["newest"] is not None else float("nan"),
         "chart_points": state["points"],
-        "page_get_data_ms": statistics.median(polls) if polls else float("nan"),
-        "page_get_data_max_ms": max(polls, default=float("nan")),
+        "page_tick_ms": statistics.median(polls) if polls else float("nan"),
+        "page_tick_max_ms": max(polls, default=float("nan")),
         "polls": len(polls),
         "heap_mb": metrics["JSHeapUsedSize"] / MB, "dom_nodes": metrics["Nodes"],
         "listeners": metrics["JSEventListeners"],
@@ -206,7 +207,7 @@ PACE = [  # (field, name, unit, worse is higher): what must stay quick
     ("page_eval_ms", "page evaluate round trip", "ms", True),
     ("newest_age_s", "page newest point age", "s", True),
     ("page_polls_per_s", "page /get_data polls/s", "", False),
-    ("page_get_data_ms", "page /get_data median", "ms", True),
+    ("page_tick_ms", "page /api/tick median", "ms", True),
     ("probe_get_data_ms", "/get_data from this script", "ms", True),
 ]
 
