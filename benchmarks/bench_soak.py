@@ -206,7 +206,7 @@ PACE = [  # (field, name, unit, worse is higher): what must stay quick
     ("readings_per_s", "readings stored/s (all sensors)", "", False),
     ("page_eval_ms", "page evaluate round trip", "ms", True),
     ("newest_age_s", "page newest point age", "s", True),
-    ("page_polls_per_s", "page /get_data polls/s", "", False),
+    ("page_polls_per_s", "page /api/tick polls/s", "", False),
     ("page_tick_ms", "page /api/tick median", "ms", True),
     ("probe_get_data_ms", "/get_data from this script", "ms", True),
 ]
