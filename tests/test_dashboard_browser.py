@@ -598,3 +598,17 @@ def test_offline_notice_then_recovery(page, restartable_server):
     expect(banner).to_be_hidden(timeout=10_000)  # the poller's backoff is at most 5 s
     wait_newer(page, x)
     expect(page.locator("#server-error")).to_be_hidden()
+
+
+def test_the_sensor_settings_wait_for_the_sensor_they_change(page, server):
+    """A value typed before the page knows the selected sensor's settings would land line-wide: the boxes wait."""
+    page.route("**/api/tick?*", lambda route: route.fulfill(status=503, json={"error": "unavailable",
+                                                                             "message": "not yet", "field": None}))
+    page.goto(f"{server}/")
+    page.wait_for_timeout(1_500)  # the page has loaded and polled (and been refused)
+    for box in ("#lstm-time-steps", "#lstm-percentile", "#verdict-source"):
+        expect(page.locator(box)).to_be_disabled()
+    page.unroute("**/api/tick?*")
+    expect(page.locator("#lstm-time-steps")).to_be_enabled(timeout=10_000)  # after the poller's backoff
+    expect(page.locator("#lstm-time-steps")).to_have_value(str(get_control(server)["sensors"]["vibration"]
+                                                                ["effective"]["time_steps"]))

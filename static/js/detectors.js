@@ -71,6 +71,7 @@ export function createDetectorPanel(ui, { url, postControl, sensorLabel }) {
 
   async function save(event) {
     event.preventDefault();
+    if (sensor === null) return;  // nothing shown yet: a choice sent now would land line-wide
     const names = chosen();
     try {
       await postControl({ sensor, detectors: names.join(',') });

@@ -36,7 +36,9 @@ function offerDetectors(select, effective) {
 
 export function createLstmSettings(ui, { postControl, onImported, sensorLabel }) {
   const inputs = [...ui.form.querySelectorAll('[data-setting]')];
+  // Until the first settings arrive there is no sensor to change: a value sent then would land line-wide.
   let sensor = null;
+  for (const input of inputs) input.disabled = true;
 
   function say(target, text, tone = '') {
     target.textContent = text;
@@ -50,6 +52,7 @@ export function createLstmSettings(ui, { postControl, onImported, sensorLabel })
   }
 
   async function send(input) {
+    if (sensor === null) return;
     const key = input.dataset.setting;
     const value = valueOf(input);
     showMeaning();
@@ -111,6 +114,7 @@ export function createLstmSettings(ui, { postControl, onImported, sensorLabel })
       offerDetectors(ui.form.querySelector('[data-setting="verdict_source"]'), effective);
       for (const input of inputs) {
         if (document.activeElement !== input) input.value = String(effective[input.dataset.setting]);
+        input.disabled = false;
       }
       showMeaning();
     },
