@@ -192,7 +192,7 @@ def insert_readings(rows: Sequence[Mapping[str, Any]]) -> None:
         db.session.execute(insert(Reading), list(rows))
 
 
-# Built once: the dashboard polls this for every sensor every second, and building a 17-column select
+# Built once: the dashboard polls this for every sensor every second, and building this wide select
 # (and matching it to the cached compiled one) cost more than running it.
 _LATEST = (select(*[getattr(Reading, f) for f in READING_FIELDS])
            .where(Reading.sensor_id == bindparam("sensor_id"))
