@@ -224,10 +224,5 @@ def init_app(app: Flask) -> None:
         init_db()
         runner = SamplerThread(current_app._get_current_object())
         signal.signal(signal.SIGTERM, lambda *_: runner.stop_event.set())
-        try:
-            runner.supervisor.run()
-        except KeyboardInterrupt:
-            runner.stop_event.set()
-            if runner.supervisor.worker is not None:
-                runner.supervisor.worker.join(5.0)
+        runner.run_in_foreground()
         sys.exit(0)

@@ -46,6 +46,15 @@ class SamplerThread:
         self.stop_event.set()
         self.thread.join(timeout)
 
+    def run_in_foreground(self) -> None:
+        """Supervise the sampler from the calling thread (``flask sampler``) until stopped or Ctrl-C."""
+        try:
+            self.supervisor.run()
+        except KeyboardInterrupt:
+            self.stop_event.set()
+            if self.supervisor.worker is not None:
+                self.supervisor.worker.join(5.0)
+
 
 class MailThread:
     def __init__(self, app: Flask):

@@ -275,10 +275,10 @@ def scenario_dict(s: Scenario, sensor_name: str) -> dict[str, Any]:
             "start_offset_s": s.start_offset_s, "end_offset_s": s.end_offset_s}
 
 
-def sensor_statuses() -> list[dict[str, Any]]:
-    """Each sensor with its newest reading's verdict: what an overview card shows."""
+def sensor_statuses(sensors: Optional[Sequence[Sensor]] = None) -> list[dict[str, Any]]:
+    """Each sensor (of ``sensors``, default all) with its newest reading's verdict: what an overview card shows."""
     statuses = []
-    for sensor in all_sensors():
+    for sensor in all_sensors() if sensors is None else sensors:
         latest = latest_readings(sensor.id, 1)
         last = latest[0] if latest else None
         statuses.append({

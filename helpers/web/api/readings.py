@@ -97,7 +97,12 @@ def get_data():
 
 @bp.get("/api/overview", endpoint="overview")
 def overview():
-    return line_overview(int_arg("since", None, 0, 2**63 - 1), int_arg("points", 60, 1, 1000))
+    return line_overview(*overview_args("since"))
+
+
+def overview_args(since_name: str) -> tuple[Any, int]:
+    """The overview's ``since`` (read from ``since_name``) and ``points``, checked as /api/overview checks them."""
+    return int_arg(since_name, None, 0, 2**63 - 1), int_arg("points", 60, 1, 1000)
 
 
 def line_overview(since, per_sensor: int) -> dict[str, Any]:
@@ -105,8 +110,9 @@ def line_overview(since, per_sensor: int) -> dict[str, Any]:
     line, overrides = queries.load_settings()
     sensors = []
     latest_id = None
-    ids = {s.name: s.id for s in queries.all_sensors()}
-    for status in queries.sensor_statuses():
+    known = queries.all_sensors()
+    ids = {s.name: s.id for s in known}
+    for status in queries.sensor_statuses(known):
         threshold = queries.effective(line, overrides, status["name"])["z_threshold"]
         points = [{"id": r["id"], "t": r["t"], "value": r["value"], "anomaly": bool(r["anomaly"])}
                   for r in queries.latest_readings(ids[status["name"]], per_sensor, since)]

@@ -10,12 +10,11 @@ from __future__ import annotations
 from helpers.storage import queries
 from helpers.web.api import bp
 from helpers.web.api.detectors import forecast
-from helpers.web.api.readings import get_data, line_overview
-from helpers.web.params import int_arg
+from helpers.web.api.readings import get_data, line_overview, overview_args
 
 
 @bp.get("/api/tick", endpoint="tick")
 def tick():
     """``/get_data``'s parameters for the sensor; ``overview_since`` and ``points`` as ``/api/overview``'s ``since`` and ``points``."""
-    overview = line_overview(int_arg("overview_since", None, 0, 2**63 - 1), int_arg("points", 60, 1, 1000))
+    overview = line_overview(*overview_args("overview_since"))
     return {"data": get_data(), "overview": overview, "control": queries.control_state(), "forecast": forecast()}
