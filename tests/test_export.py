@@ -57,7 +57,7 @@ def test_header_rows_and_verdicts_match_the_store(judged, client):
     assert response.headers["Cache-Control"] == "no-store"
     header = response.get_data(as_text=True).splitlines()[0]
     assert header == ("sensor,timestamp,t,value,mean,std,z,threshold,anomaly,zscore_anomaly,lstm_score,"
-                      "lstm_threshold,lstm_anomaly,anomaly_ratio,baseline_state,scenario_id")
+                      "lstm_threshold,lstm_anomaly,anomaly_ratio,baseline_state,scenario_id,z_alarm,z_likelihood")
     rows = rows_of(response)
     with judged.app_context():
         stored = queries.readings_since_time(queries.sensor_by_name("vibration").id, 0)
@@ -72,7 +72,10 @@ def test_header_rows_and_verdicts_match_the_store(judged, client):
         if want["z"] is not None:
             assert float(got["z"]) == want["z"] and float(got["mean"]) == want["mean"]
         assert got["lstm_score"] == "" and got["lstm_anomaly"] == ""  # the LSTM is off
+        assert got["z_alarm"] == ("" if want["z_alarm"] is None else str(int(want["z_alarm"])))
+        assert got["z_likelihood"] == ""  # its likelihood collects 300 judged readings first
     assert {r["baseline_state"] for r in rows} >= {"learning", "tracking"}
+    assert {r["z_alarm"] for r in rows} >= {"", "0"}  # none while learning, then judged
 
 
 def test_all_sensors_in_time_order_and_one_sensor_alone(judged, client):

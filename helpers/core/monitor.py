@@ -111,11 +111,11 @@ class SensorMonitor:
     def restore(self, history: Iterable[tuple[float, Optional[float], bool, bool]]) -> None:
         """Rebuild from stored ``(value, z, z-score anomaly, final anomaly)``, oldest first.
 
-        ``z`` None means no verdict was given; the model follows the z-score's
-        own verdicts, the ratio the final ones.
+        ``z`` None means no verdict was given; the model and its alarm rule follow
+        the z-score's own verdicts, the ratio the final ones.
         """
         history = list(history)
-        self.detector.restore((value, z_anomaly) for value, _z, z_anomaly, _anomaly in history)
+        self.detector.restore((value, z_anomaly, z) for value, z, z_anomaly, _anomaly in history)
         for _value, z, _z_anomaly, anomaly in history:
             if z is not None:
                 self.ratio.add(anomaly)

@@ -17,6 +17,10 @@ Rules, in the order a reading meets them:
   reading equal to it is normal, any other is an anomaly whose z is taken
   against a tiny floor so it stays finite. The relearn rule then bounds the
   flags after a stuck sensor recovers to ``relearn_after``.
+* **alarm** — a reading beyond the threshold is *out of band* (the rules
+  above, the anomaly ratio); an *alarm* is the first out-of-band reading of an
+  excursion that is unusual for this sensor (:mod:`helpers.core.zscore_alarm`):
+  what to tell someone about.
 
 The detector works on the signed value: taking ``abs()`` (as the first
 version did) folds a drop below zero onto a rise, so a sensor whose reading
@@ -29,6 +33,7 @@ from collections import deque
 from typing import Iterable, NamedTuple, Optional
 
 from helpers.core.rolling_stats import RollingMoments
+from helpers.core.zscore_alarm import ExcursionAlarm
 
 LEARNING = "learning"
 TRACKING = "tracking"
@@ -52,7 +57,12 @@ def z_to_score(z: Optional[float]) -> float:
 
 
 class Verdict(NamedTuple):
-    """What the detector says about one reading; mean/std/z are None while learning."""
+    """What the detector says about one reading; mean/std/z are None while learning.
+
+    ``anomaly`` is out of band (|z| > threshold); ``alarm`` the excursion alarm, with the
+    likelihood it weighed (None while that collects history) and its reason
+    (:mod:`helpers.core.zscore_alarm`).
+    """
 
     mean: Optional[float]
     std: Optional[float]
@@ -62,6 +72,9 @@ class Verdict(NamedTuple):
     completeness: float
     judged: bool
     relearned: bool
+    alarm: bool = False
+    likelihood: Optional[float] = None
+    alarm_reason: Optional[str] = None
 
 
 class ZScoreDetector:
@@ -79,11 +92,11 @@ class ZScoreDetector:
     >>> verdicts[0].state, verdicts[-1].state
     ('learning', 'tracking')
     >>> spike = det.update(25.0)
-    >>> spike.anomaly, spike.state, round(spike.z, 1)
-    (True, 'excluding', 16.8)
+    >>> spike.anomaly, spike.state, round(spike.z, 1), spike.alarm, spike.alarm_reason
+    (True, 'excluding', 16.8, True, 'onset')
     """
 
-    __slots__ = ("threshold", "relearn_after", "_model", "_phase", "_run", "_last_anomaly")
+    __slots__ = ("threshold", "relearn_after", "_model", "_phase", "_run", "_last_anomaly", "_alarm")
 
     def __init__(self, model_size: int = 100, threshold: float = 3.0, relearn_after: int = 30):
         if relearn_after < 1:
@@ -94,6 +107,7 @@ class ZScoreDetector:
         self._phase = LEARNING
         self._run: deque[float] = deque()
         self._last_anomaly = False
+        self._alarm = ExcursionAlarm()
 
     @property
     def model_size(self) -> int:
@@ -115,6 +129,7 @@ class ZScoreDetector:
         model = self._model
         if self._phase == LEARNING:
             self._learn(x, False)
+            self._alarm.observe(x, None, False)
             return Verdict(None, None, None, False, self._phase,
                            100.0 * len(model) / model.size, False, False)
         mean, std = model.mean_std()
@@ -124,8 +139,9 @@ class ZScoreDetector:
             z = 0.0
         anomaly = abs(z) > self.threshold
         relearned = self._learn(x, anomaly)
+        alarm = self._alarm.observe(x, z, anomaly)
         return Verdict(mean, std, z, anomaly, self.state,
-                       100.0 * len(model) / model.size, True, relearned)
+                       100.0 * len(model) / model.size, True, relearned, *alarm)
 
     def _learn(self, x: float, anomaly: bool) -> bool:
         """Apply the model rules to a judged reading; True when it triggered a relearn."""
@@ -148,14 +164,16 @@ class ZScoreDetector:
         self._phase = TRACKING if self._model.full else RELEARNING
         return True
 
-    def restore(self, history: Iterable[tuple[float, bool]]) -> None:
-        """Rebuild the model from stored ``(value, was_anomaly)`` pairs, oldest first.
+    def restore(self, history: Iterable[tuple[float, bool, Optional[float]]]) -> None:
+        """Rebuild the model and the alarm rule from stored ``(value, was_anomaly, z)``, oldest first.
 
-        The pairs replay through the same rules as live readings, without
-        judging again, so a restart picks up exactly where the model was.
+        The readings replay through the same rules as live ones, without
+        judging again, so a restart picks up exactly where the model was; the
+        stored z-scores (None: no verdict) refill the alarm rule's history.
         """
-        for x, anomaly in history:
+        for x, anomaly, z in history:
             self._learn(x, bool(anomaly))
+            self._alarm.observe(x, z, bool(anomaly) and z is not None)
 
     def rebaseline(self) -> None:
         """Forget the model; the next readings build it anew."""
@@ -163,6 +181,7 @@ class ZScoreDetector:
         self._run.clear()
         self._phase = LEARNING
         self._last_anomaly = False
+        self._alarm.reset()
 
     def configure(self, model_size: Optional[int] = None, threshold: Optional[float] = None,
                   relearn_after: Optional[int] = None) -> None:

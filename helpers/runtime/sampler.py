@@ -21,6 +21,7 @@ from flask import Flask
 from helpers.core.align import LineAligner
 from helpers.core.monitor import SensorMonitor
 from helpers.core.scenarios import Scenario
+from helpers.core import zscore_alarm
 from helpers.runtime import knn_models, retraining
 from helpers.runtime.alerting import Alerting
 from helpers.runtime.retention import RetentionChore
@@ -135,7 +136,8 @@ class Sampler:
             last = last_times.get(sensor.id)
             if last is not None and last >= session.started_at:
                 resumed = True
-                depth = 2 * settings["model_size"] + settings["relearn_after"] + settings["anomaly_list_size"]
+                depth = max(2 * settings["model_size"] + settings["relearn_after"] + settings["anomaly_list_size"],
+                            zscore_alarm.HISTORY)
                 since = max(session.started_at, queries.last_rebaseline_at(sensor.id) or session.started_at)
                 monitor.restore(queries.restore_history(sensor.id, depth, since))
                 monitor.others.warm(monitor.others.names, queries.recent_values(sensor.id, WARM_READINGS, since))
@@ -336,6 +338,8 @@ class Sampler:
             "scenario_id": scenario_id,
             "detectors": json.dumps({name: v.as_dict() for name, v in seen.others.items()}) if seen.others else None,
             "verdict_source": monitor.settings.get("verdict_source", "zscore"),
+            "z_alarm": verdict.alarm if verdict.judged else None, "z_alarm_reason": verdict.alarm_reason,
+            "z_likelihood": verdict.likelihood,
         })
         self.alerting.observe(sensor_id, t, verdict.judged or (shape is not None and shape.error is not None),
                               seen.anomaly, seen.ratio, {"value": value, "z": verdict.z, "threshold": threshold},

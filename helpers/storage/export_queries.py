@@ -11,7 +11,8 @@ from helpers.storage.models import Reading, Sensor
 
 # The columns after ``sensor`` in each exported row, in the CSV's order.
 EXPORT_FIELDS = ("t", "value", "mean", "std", "z", "threshold", "anomaly", "zscore_anomaly", "lstm_score",
-                 "lstm_threshold", "lstm_anomaly", "anomaly_ratio", "baseline_state", "scenario_id")
+                 "lstm_threshold", "lstm_anomaly", "anomaly_ratio", "baseline_state", "scenario_id", "z_alarm",
+                 "z_likelihood")
 CHUNK = 5_000
 # With many sensors merged, each one's chunk shrinks so the rows held at once stay near CHUNK.
 MIN_SENSOR_CHUNK = 500

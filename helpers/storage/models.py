@@ -102,6 +102,11 @@ class Reading(db.Model):
     detectors: Mapped[Optional[str]] = mapped_column(Text)
     # The sensor's verdict_source when this reading was judged (whose flag is ``anomaly``); NULL before it was kept.
     verdict_source: Mapped[Optional[str]] = mapped_column(String(64))
+    # The z-score's excursion alarm (helpers/core/zscore_alarm.py): whether this reading raised it, why
+    # (unusual | extreme | onset), and the likelihood it weighed; NULL while learning (and before they were kept).
+    z_alarm: Mapped[Optional[bool]] = mapped_column(Boolean)
+    z_alarm_reason: Mapped[Optional[str]] = mapped_column(String(16))
+    z_likelihood: Mapped[Optional[float]] = mapped_column(Float)
 
     # The dashboard asks for "the latest N of a sensor" (and "after id X"):
     # (sensor_id, id) answers both from the index alone, at any table size.

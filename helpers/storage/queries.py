@@ -20,7 +20,8 @@ from helpers.storage.models import (BaselineEvent, Line, LineScore, Reading, Sam
 LINE_SCOPE = ""
 READING_FIELDS = ("id", "t", "value", "mean", "std", "z", "threshold", "anomaly", "anomaly_ratio",
                   "baseline_state", "completeness", "scenario_id", "zscore_anomaly", "lstm_score",
-                  "lstm_threshold", "lstm_anomaly", "detectors", "verdict_source")
+                  "lstm_threshold", "lstm_anomaly", "detectors", "verdict_source", "z_alarm",
+                  "z_alarm_reason", "z_likelihood")
 
 
 def init_db(profiles: Sequence[SensorProfile], seeds: Mapping[str, Any], simulator_seed: Optional[int] = None,
@@ -366,7 +367,7 @@ def session_readings(start: float, end: Optional[float], chunk: int = 5000) -> I
 
 def recent_anomalies(limit: int, sensor_id: Optional[int] = None) -> list[dict[str, Any]]:
     fields = ("id", "t", "value", "mean", "std", "z", "threshold", "scenario_id", "zscore_anomaly", "lstm_score",
-              "lstm_threshold", "lstm_anomaly", "detectors")
+              "lstm_threshold", "lstm_anomaly", "detectors", "z_alarm", "z_alarm_reason", "z_likelihood")
     query = (select(Sensor.name, Sensor.label, Sensor.unit, *[getattr(Reading, f) for f in fields])
              .join(Sensor, Sensor.id == Reading.sensor_id).where(Reading.anomaly.is_(True)))
     if sensor_id is not None:

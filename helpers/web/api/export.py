@@ -17,7 +17,7 @@ from helpers.web.errors import ApiError
 from helpers.web.params import sensor_named
 
 COLUMNS = ("sensor", "timestamp") + export_queries.EXPORT_FIELDS
-_BOOLEANS = {COLUMNS.index(c) for c in ("anomaly", "zscore_anomaly", "lstm_anomaly")}
+_BOOLEANS = {COLUMNS.index(c) for c in ("anomaly", "zscore_anomaly", "lstm_anomaly", "z_alarm")}
 _T = COLUMNS.index("t")
 
 
