@@ -34,9 +34,13 @@ def inject(app, clock, sensor="vibration", seconds=12.0, magnitude=8.0):
 
 
 def configure(client, **line):
-    """Line-wide values, and vibration's own state thresholds; the line itself never leaves normal."""
+    """Line-wide values, and vibration's own state thresholds; the line itself never leaves normal.
+
+    The z-score's excursion alerts are off unless a test turns them on: each test here counts one rule's messages.
+    """
     assert client.post("/send_control", json={"anomaly_list_size": 20, "high_usage_enter": 1.0,
-                                              "high_usage_exit": 0.5, **line}).status_code == 200
+                                              "high_usage_exit": 0.5, "alert_on_excursion": False,
+                                              **line}).status_code == 200
     assert client.post("/send_control", json={"sensor": "vibration", "high_usage_enter": 0.10,
                                               "high_usage_exit": 0.05}).status_code == 200
 
@@ -103,6 +107,38 @@ def test_a_burst_inside_the_cooldown_sends_one_message(tmp_path, smtp):
     raises = [m for m in smtp.messages if "burst of" in m["Subject"]]
     assert len(raises) == 1 and "on vibration" in raises[0]["Subject"]
     assert len(smtp.messages) == 2  # the one incident's raise and its closing message
+
+
+def test_an_excursion_sends_one_message_with_why_it_alarmed_and_one_when_it_ends(tmp_path, smtp):
+    app = alert_app(tmp_path, smtp.port)
+    client = app.test_client()
+    # Vibration's excursions only, |z| > 5: a chance |z| > 3 on a 20-reading model would be an excursion of its own.
+    configure(client, alert_on_state=False, alert_on_burst=False)
+    client.post("/send_control", json={"sensor": "vibration", "alert_on_excursion": True, "z_threshold": 5.0})
+    clock = FakeClock(T0)
+    sampler = started_sampler(app, clock)
+    sender = MailSender(app, clock=clock)
+    drive(app, sampler, clock, 30.0, tick=0.5)
+    inject(app, clock, seconds=12.0)
+    drive(app, sampler, clock, 6.0, tick=0.5)
+    assert sender.step() == 1
+    message = smtp.messages[0]
+    assert message["Subject"].startswith("Linewatch: z-score alarm on vibration at ")
+    body = text_of(message)
+    # Within its first 300 verdicts the alarm rule is still learning the sensor: each excursion alarms at once.
+    assert "the first reading of an excursion" in body and "beyond 5:" in body
+    # Twelve readings out of band are one excursion: no second message until it ends, then one.
+    drive(app, sampler, clock, 5.0, tick=0.5)
+    assert sender.step() == 0
+    drive(app, sampler, clock, 10.0, tick=0.5)
+    assert sender.step() == 1
+    assert smtp.messages[1]["Subject"].startswith("Linewatch: excursion on vibration ended at ")
+    with app.app_context():
+        raised = db.session.scalars(select(Alarm).where(Alarm.rule == "excursion")).all()
+        first_alarm = db.session.scalar(select(func.min(Reading.t)).where(Reading.z_alarm.is_(True),
+                                                                         Reading.sensor_id == raised[0].sensor_id))
+    assert len(raised) == 1 and raised[0].raised_at == first_alarm and raised[0].status == "cleared"
+    assert len(smtp.messages) == 2
 
 
 def test_the_server_down_at_first_still_gets_the_message_when_it_is_back(tmp_path):

@@ -115,8 +115,9 @@ def test_state_alerts_follow_the_state_and_honour_the_switch():
 def line(tmp_path):
     app = make_app(tmp_path, SAMPLER_AUTOSTART=False, SAMPLE_RATE_HZ=1.0, MODEL_SIZE=20)
     client = app.test_client()
+    # The state and burst rules under test; the z-score's excursion alerts have tests of their own.
     client.post("/send_control", json={"anomaly_list_size": 20, "high_usage_hold_s": 5, "burst_count": 3,
-                                       "burst_readings": 10, "alert_cooldown_s": 0})
+                                       "burst_readings": 10, "alert_cooldown_s": 0, "alert_on_excursion": False})
     clock = FakeClock(T0)
     return app, client, clock, started_sampler(app, clock)
 

@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 TABLE_ROWS = 15
 
 # The numbers we know how to name and format, in the order a reader wants them.
-_NUMBER_ORDER = ("value", "z", "ratio", "threshold", "count", "window")
+_NUMBER_ORDER = ("value", "z", "ratio", "threshold", "likelihood", "count", "window")
 _NUMBER_NAMES = {"value": "value", "z": "z-score", "ratio": "anomaly ratio", "threshold": "threshold",
-                 "count": "anomalies", "window": "window"}
+                 "likelihood": "likelihood", "count": "anomalies", "window": "window"}
 
 _ADDRESS = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+$")
 
@@ -134,6 +134,8 @@ def _format_number(key: str, value: Any, unit: str, decimals: Optional[int] = No
         return f"{value:.2f}"
     if key == "ratio" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"{value * 100:.1f} %"
+    if key == "likelihood" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{min(value, 0.999999):.6f}"  # the nines that matter, never a rounded 1
     return _num(value)
 
 
@@ -158,6 +160,10 @@ def _what(event: Mapping[str, Any], tz: Optional[tzinfo]) -> tuple[str, str]:
             return f"burst on {name} cleared at {hhmm}", f"The burst of anomalies on {label} cleared at {when}."
         many = f"{count} anomalies" if count is not None else "anomalies"
         return f"burst of {many} on {name} at {hhmm}", f"A burst of {many} on {label} at {when}."
+    if rule == "excursion":
+        if kind == "clear":
+            return f"excursion on {name} ended at {hhmm}", f"The z-score excursion on {label} ended at {when}."
+        return f"z-score alarm on {name} at {hhmm}", f"A z-score alarm on {label} at {when}."
     if kind == "clear":
         return f"{name} back to normal at {hhmm}", f"{sentence_label} is back to normal at {when}."
     if rule == "state":

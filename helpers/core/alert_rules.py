@@ -1,4 +1,4 @@
-"""Alert rules for one sensor (or the line): a state change, and a burst of anomalies.
+"""Alert rules for one sensor (or the line): a state change, a burst of anomalies, and a z-score excursion.
 
 Each rule has a fire condition and a separate, easier clear condition
 (hysteresis), so one incident raises one alarm and clears it once. A cooldown
@@ -12,12 +12,20 @@ from typing import Any, Mapping, NamedTuple, Optional
 
 from helpers.core.usage_state import HIGH, NORMAL, Change, UsageState
 
-STATE, BURST = "state", "burst"
+STATE, BURST, EXCURSION = "state", "burst", "excursion"
+RULES = (STATE, BURST, EXCURSION)
+
+# Why the z-score's excursion alarm fired (helpers/core/zscore_alarm.py), as an alert's reason.
+_EXCURSION_WHY = {
+    "unusual": "unusual for this sensor (likelihood {likelihood})",
+    "extreme": "a new extreme, beyond the whole range seen so far",
+    "onset": "the first reading of an excursion (the sensor's usual z-scores are still being learnt)",
+}
 
 
 class AlertEvent(NamedTuple):
     kind: str          # raise | clear
-    rule: str          # state | burst
+    rule: str          # state | burst | excursion
     t: float
     reason: str
     numbers: dict
@@ -61,19 +69,32 @@ class SensorAlerts:
     >>> change, events = a.observe(2.0, True, 0.6, {"value": 9}, s)
     >>> change.to_state, [e.rule + ":" + e.kind for e in events]
     ('high_usage', ['state:raise', 'burst:raise'])
+    >>> s["alert_on_excursion"] = True
+    >>> [(e.rule, e.kind, e.reason) for e in a.observe(3.0, True, 0.6, {"z": 9.0, "threshold": 3.0}, s, "extreme", True)[1]]
+    [('excursion', 'raise', '|z| 9.00 beyond 3: a new extreme, beyond the whole range seen so far')]
+    >>> [(e.rule, e.kind) for e in a.observe(4.0, False, 0.6, {"z": 1.0}, s, None, False)[1]]
+    [('excursion', 'clear')]
     """
 
     def __init__(self, state: str = NORMAL):
         self.usage = UsageState(state)
         self.burst = BurstWindow()
-        self.active: dict[str, bool] = {STATE: state == HIGH, BURST: False}
+        self.active: dict[str, bool] = {STATE: state == HIGH, BURST: False, EXCURSION: False}
         self.last_sent: dict[str, float] = {}      # rule -> time of the last raise that was sent
         self.raise_sent: dict[str, bool] = {}      # rule -> whether the open alarm's raise was sent
 
     def observe(self, t: float, anomaly: bool, ratio: float, numbers: Mapping[str, Any],
-                settings: Mapping[str, Any]) -> tuple[Optional[Change], list[AlertEvent]]:
-        """The state change (if any) and the alert events of one judged verdict."""
+                settings: Mapping[str, Any], excursion: Optional[str] = None,
+                out_of_band: bool = False) -> tuple[Optional[Change], list[AlertEvent]]:
+        """The state change (if any) and the alert events of one judged verdict.
+
+        ``excursion`` is the reason of the z-score's excursion alarm when this reading
+        raised it; the alarm clears at the first reading back in band (not ``out_of_band``).
+        ``numbers["likelihood"]``, the likelihood it weighed, goes with that alarm only.
+        """
         events = []
+        excursion_numbers = numbers
+        numbers = {k: v for k, v in numbers.items() if k != "likelihood"}
         change = self.usage.update(t, ratio, settings["high_usage_enter"], settings["high_usage_exit"],
                                    settings["high_usage_hold_s"])
         if change is not None:
@@ -98,7 +119,23 @@ class SensorAlerts:
                                 burst_numbers, settings, enabled=True)
             if event:
                 events.append(event)
+        event = self._excursion(t, excursion, out_of_band, excursion_numbers, settings)
+        if event:
+            events.append(event)
         return change, events
+
+    def _excursion(self, t: float, excursion: Optional[str], out_of_band: bool, numbers: Mapping[str, Any],
+                   settings: Mapping[str, Any]) -> Optional[AlertEvent]:
+        if excursion is not None and not self.active[EXCURSION]:
+            why = _EXCURSION_WHY.get(excursion, excursion).format(likelihood=_likelihood(numbers.get("likelihood")))
+            z, threshold = numbers.get("z"), numbers.get("threshold")
+            beyond = f"|z| {abs(z):.2f} beyond {threshold:g}: " if z is not None and threshold is not None else ""
+            return self._event("raise", EXCURSION, t, beyond + why, dict(numbers), settings,
+                               enabled=settings.get("alert_on_excursion", True))
+        if self.active[EXCURSION] and not out_of_band:
+            return self._event("clear", EXCURSION, t, "back within the band: the excursion ended", dict(numbers),
+                               settings, enabled=True)
+        return None
 
     def _event(self, kind: str, rule: str, t: float, reason: str, numbers: dict, settings: Mapping[str, Any],
                enabled: bool) -> Optional[AlertEvent]:
@@ -115,3 +152,10 @@ class SensorAlerts:
             return None
         self.active[rule] = False
         return AlertEvent("clear", rule, t, reason, numbers, self.raise_sent.pop(rule, False))
+
+
+def _likelihood(value: Any) -> str:
+    """A likelihood near 1 shown with the nines that matter (0.999998, not 1.00)."""
+    if not isinstance(value, (int, float)):
+        return "?"
+    return f"{min(value, 0.999999):.6f}"

@@ -24,6 +24,18 @@ def _zscore(values: Iterable[float], options: Mapping[str, Any]) -> Iterator[tup
         yield z_to_score(verdict.z), verdict.anomaly
 
 
+def _zscore_alarm(values: Iterable[float], options: Mapping[str, Any]) -> Iterator[tuple[float, bool]]:
+    """The same live z-score's excursion alarms (:mod:`helpers.core.zscore_alarm`): 1 at an alarm, else 0.
+
+    The alarm is a yes or no, so its score is too: a threshold sweep has nothing to pick.
+    """
+    detector = ZScoreDetector(options.get("model_size", 100), options.get("z_threshold", 3.0),
+                              options.get("relearn_after", 30))
+    for x in values:
+        alarm = detector.update(x).alarm
+        yield (1.0 if alarm else 0.0), alarm
+
+
 def _lstm(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, bool]]:
     """Train on the first rows (taken as normal), then score the rest causally.
 
@@ -90,6 +102,7 @@ def _preset(name: str) -> Callable[[Iterable, Mapping[str, Any]], Iterator[tuple
 
 DETECTORS: dict[str, Callable[[Iterable, Mapping[str, Any]], Iterable[tuple[float, bool]]]] = {
     "zscore": _zscore,
+    "zscore_alarm": _zscore_alarm,
     "lstm": _lstm,
     **{name: _preset(name) for name in PRESETS},
 }

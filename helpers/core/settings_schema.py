@@ -55,6 +55,8 @@ SETTINGS: dict[str, SettingSpec] = {s.name: s for s in (
     SettingSpec("high_usage_hold_s", float, 60.0, 0.0, 86_400.0, help="seconds below the exit ratio before normal"),
     SettingSpec("alert_on_state", bool, True, help="alert when the sensor enters high usage (and when it leaves)"),
     SettingSpec("alert_on_burst", bool, True, help="alert on a burst of anomalies"),
+    SettingSpec("alert_on_excursion", bool, True,
+                help="alert on the z-score's excursion alarm (one per unusual run of out-of-band readings)"),
     SettingSpec("burst_count", int, 5, 1, 100_000, help="anomalies that make a burst"),
     SettingSpec("burst_readings", int, 20, 1, 100_000, help="... within this many latest readings"),
     SettingSpec("burst_seconds", float, 0.0, 0.0, 86_400.0, help="... or within this many seconds (0: off)"),

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional
 
 from flask import Flask
 
-from helpers.core.alert_rules import BURST, STATE, AlertEvent, SensorAlerts
+from helpers.core.alert_rules import RULES, STATE, AlertEvent, SensorAlerts
 from helpers.core.usage_state import HIGH, NORMAL, Change
 from helpers.storage import alarms as store
 from helpers.storage import queries
@@ -60,18 +60,20 @@ class Alerting:
         for key, target in self.targets.items():
             if target.usage.state == HIGH:
                 self.pending.append((key, Change(0.0, HIGH, NORMAL, 0.0, "a new session started"), None))
-            for rule in (STATE, BURST):
+            for rule in RULES:
                 if target.active[rule]:
                     self.pending.append((key, None, AlertEvent("clear", rule, 0.0, "a new session started", {},
                                                                target.raise_sent.get(rule, False))))
             self.targets[key] = SensorAlerts()
 
     def observe(self, sensor_id: int, t: float, judged: bool, anomaly: bool, ratio: float,
-                numbers: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
+                numbers: Mapping[str, Any], settings: Mapping[str, Any], excursion: Optional[str] = None,
+                out_of_band: bool = False) -> None:
         if not judged:  # learning: no state, no alert
             return
         self.latest_ratio[sensor_id] = ratio
-        change, events = self.targets[sensor_id].observe(t, anomaly, ratio, numbers, settings)
+        change, events = self.targets[sensor_id].observe(t, anomaly, ratio, numbers, settings, excursion,
+                                                         out_of_band)
         self._queue(sensor_id, change, events)
 
     def observe_line(self, t: float, settings: Mapping[str, Any]) -> None:

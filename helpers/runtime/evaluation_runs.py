@@ -27,7 +27,9 @@ KIND = "evaluation"
 
 # Our detectors as the page offers them, with the threshold each flags at by itself.
 OURS = {
-    "zscore": {"label": "Rolling z-score (live default)", "default_threshold": z_to_score(3.0)},
+    "zscore": {"label": "Rolling z-score: every out-of-band reading (live default)",
+               "default_threshold": z_to_score(3.0)},
+    "zscore_alarm": {"label": "Rolling z-score: its excursion alarms (live default)", "default_threshold": 0.5},
     "lstm": {"label": "LSTM autoencoder", "default_threshold": 0.5},
     **{name: {"label": label, "default_threshold": presets.alarm(name)} for name, label in (
         ("robust_zscore", "Robust z-score (median, MAD)"),

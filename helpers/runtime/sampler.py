@@ -341,9 +341,12 @@ class Sampler:
             "z_alarm": verdict.alarm if verdict.judged else None, "z_alarm_reason": verdict.alarm_reason,
             "z_likelihood": verdict.likelihood,
         })
+        numbers = {"value": value, "z": verdict.z, "threshold": threshold}
+        if verdict.likelihood is not None:
+            numbers["likelihood"] = verdict.likelihood
         self.alerting.observe(sensor_id, t, verdict.judged or (shape is not None and shape.error is not None),
-                              seen.anomaly, seen.ratio, {"value": value, "z": verdict.z, "threshold": threshold},
-                              monitor.settings)
+                              seen.anomaly, seen.ratio, numbers, monitor.settings,
+                              verdict.alarm_reason if verdict.alarm else None, verdict.anomaly)
 
     def _consume(self) -> int:
         """Judge the queued readings of the push and pull sources, oldest batch first; each batch once."""

@@ -273,7 +273,7 @@ class Alarm(db.Model):
     __tablename__ = "alarms"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sensor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sensors.id"))
-    rule: Mapped[str] = mapped_column(String(16))  # state | burst
+    rule: Mapped[str] = mapped_column(String(16))  # state | burst | excursion
     status: Mapped[str] = mapped_column(String(16))  # active | cleared
     raised_at: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text)

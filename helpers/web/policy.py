@@ -41,6 +41,7 @@ WRITES: dict[str, str] = {
 #: Settings that only an admin may change through /send_control: where data comes from and who gets told.
 ADMIN_SETTINGS = frozenset({
     "source", "high_usage_enter", "high_usage_exit", "high_usage_hold_s", "alert_on_state", "alert_on_burst",
+    "alert_on_excursion",
     "burst_count", "burst_readings", "burst_seconds", "burst_clear_count", "alert_cooldown_s",
 })
 
