@@ -4,7 +4,8 @@
 
 1. Live cost per reading: each detector's ``update`` timed one call at a time over
    ``--readings`` readings after its warm-up (median and p99), against the live
-   sampler's z-score (``helpers.core.zscore.ZScoreDetector.update``) in the same run.
+   sampler's z-score (``helpers.core.zscore.ZScoreDetector.update``, its excursion alarm included) in the
+   same run; the next row is that alarm's share (``ExcursionAlarm.observe`` on the same readings).
    Target: a median of at most 50 µs for the z-score family, 2 ms for ``forecast*`` (SARIMA + LSTM,
    whose refits fall inside the timed readings: the mean shows them amortised, the p99 the LSTM pass).
 2. The whole corpus: ``helpers.runtime.evaluation.evaluate`` per detector (what
@@ -29,6 +30,7 @@ from table import print_table  # noqa: E402  (this folder)
 
 from helpers.core.detectors.presets import NEEDS_TIMESTAMPS, PRESETS, make, uses_timestamps  # noqa: E402
 from helpers.core.zscore import ZScoreDetector  # noqa: E402
+from helpers.core.zscore_alarm import ExcursionAlarm  # noqa: E402
 
 WARMUP = 2_000   # readings before timing: past every preset's warm-up
 
@@ -70,9 +72,24 @@ def target_us(name):
     return 50 if "zscore" in name or name.startswith("multiview") else 2000
 
 
+def excursion_alarm(values):
+    """``ExcursionAlarm.observe`` as the live z-score calls it: each reading with its z and whether it is out of band.
+
+    The z-scores are worked out beforehand, so the row times the alarm alone (and one ``next``).
+    """
+    z_score, alarm = ZScoreDetector(100, 3.0, 30), ExcursionAlarm()
+    verdicts = iter([(v.z, v.anomaly) for v in map(z_score.update, values)])
+
+    def observe(x):
+        z, out_of_band = next(verdicts)
+        alarm.observe(x, z, out_of_band)
+    return observe
+
+
 def bench_live(readings, names):
     values, stamps = series(WARMUP + readings)
-    runs = [("zscore (live sampler's, baseline)", ZScoreDetector(100, 3.0, 30).update, False)]
+    runs = [("zscore (live sampler's, baseline)", ZScoreDetector(100, 3.0, 30).update, False),
+            ("  of which the zscore excursion alarm", excursion_alarm(values), False)]
     runs += [(name, make(name).update, uses_timestamps(name)) for name in names]
     table = [["detector", "median µs/reading", "p99 µs", "mean µs (refits incl.)", "× baseline median",
               "median ≤ target"]]

@@ -107,7 +107,8 @@ def test_anomaly_flag_zscore_and_lstm_score_follow_the_newest_reading(app):
     ids = sensor_ids(app)
     add_rows(app, reading(ids["vibration"], T0, value=2.0),
              reading(ids["vibration"], T0 + 1, value=9.5, z=7.5, anomaly=True, zscore_anomaly=True,
-                     anomaly_ratio=0.25, lstm_score=0.042),
+                     anomaly_ratio=0.25, lstm_score=0.042, z_alarm=True, z_alarm_reason="unusual",
+                     z_likelihood=0.999995),
              reading(ids["pressure"], T0, value=120.0, z=None, completeness=40.0, baseline_state="learning"))
     samples = scrape(app.test_client())
     assert value(samples, "linewatch_sensor_value", sensor="vibration", unit="mm/s") == 9.5
@@ -115,6 +116,10 @@ def test_anomaly_flag_zscore_and_lstm_score_follow_the_newest_reading(app):
     assert value(samples, "linewatch_sensor_anomaly_ratio", sensor="vibration") == 0.25
     assert value(samples, "linewatch_sensor_zscore", sensor="vibration") == 7.5
     assert value(samples, "linewatch_sensor_lstm_score", sensor="vibration") == 0.042
+    assert value(samples, "linewatch_sensor_z_alarm", sensor="vibration") == 1.0
+    assert value(samples, "linewatch_sensor_z_likelihood", sensor="vibration") == 0.999995
+    assert math.isnan(value(samples, "linewatch_sensor_z_alarm", sensor="pressure"))
+    assert ("linewatch_sensor_z_likelihood", (("sensor", "pressure"),)) not in samples
     assert ("linewatch_sensor_lstm_score", (("sensor", "pressure"),)) not in samples
     # Learning: no verdict yet, so the z-score is NaN, and completeness is a ratio.
     assert math.isnan(value(samples, "linewatch_sensor_zscore", sensor="pressure"))

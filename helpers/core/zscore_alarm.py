@@ -69,8 +69,9 @@ class ExcursionAlarm:
 
     __slots__ = ("estimation", "extreme_tolerance", "_likelihood", "_range", "_was_out", "_raised")
 
-    def __init__(self, estimation: int = 300, extreme_tolerance: float = 0.05):
-        self.estimation, self.extreme_tolerance = int(estimation), float(extreme_tolerance)
+    def __init__(self, estimation: int = 300, extreme_tolerance: Optional[float] = 0.05):
+        """``extreme_tolerance`` None: no new-extreme rule (benchmarks/nab_zscore_variants.py weighs it)."""
+        self.estimation, self.extreme_tolerance = int(estimation), extreme_tolerance
         self.reset()
 
     @property

@@ -29,6 +29,8 @@ class LatestReading:
     lstm_score: Optional[float]
     completeness: float  # percent, as stored
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)  # the other chosen detectors' verdicts
+    z_alarm: Optional[bool] = None  # the z-score's excursion alarm; None while the model learns
+    z_likelihood: Optional[float] = None  # None while the alarm rule collects its first verdicts
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,14 @@ def _readings_by_id(ids: list[int]) -> dict[int, LatestReading]:
         return {}
     rows = db.session.execute(
         select(Reading.id, Reading.t, Reading.value, Reading.z, Reading.anomaly, Reading.anomaly_ratio,
-               Reading.lstm_score, Reading.completeness, Reading.detectors).where(Reading.id.in_(ids)))
+               Reading.lstm_score, Reading.completeness, Reading.detectors, Reading.z_alarm, Reading.z_likelihood)
+        .where(Reading.id.in_(ids)))
     return {reading_id: LatestReading(t=t, value=value, z=z, anomaly=bool(anomaly), anomaly_ratio=ratio,
                                       lstm_score=lstm_score, completeness=completeness,
-                                      detectors=json.loads(others) if others else {})
-            for reading_id, t, value, z, anomaly, ratio, lstm_score, completeness, others in rows}
+                                      detectors=json.loads(others) if others else {}, z_alarm=z_alarm,
+                                      z_likelihood=likelihood)
+            for reading_id, t, value, z, anomaly, ratio, lstm_score, completeness, others, z_alarm, likelihood
+            in rows}
 
 
 def line_state() -> Optional[str]:

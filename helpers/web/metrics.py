@@ -59,6 +59,13 @@ def sensor_families(sensors: list[SensorSnapshot]) -> Iterable[Metric]:
     lstm = GaugeMetricFamily("linewatch_sensor_lstm_score",
                              "The newest reading's LSTM reconstruction error; absent while the LSTM is off.",
                              labels=["sensor"])
+    z_alarm = GaugeMetricFamily("linewatch_sensor_z_alarm",
+                                "1 when the newest reading raised the z-score's excursion alarm, else 0; "
+                                "NaN while the model learns.", labels=["sensor"])
+    z_likelihood = GaugeMetricFamily("linewatch_sensor_z_likelihood",
+                                     "The likelihood the excursion alarm weighed for the newest reading (0-1; "
+                                     "0.99999 or more is unusual); absent while it collects its first verdicts.",
+                                     labels=["sensor"])
     completeness = GaugeMetricFamily("linewatch_sensor_completeness_ratio",
                                      "How full the sensor's z-score model is (0-1; 1 = judging).",
                                      labels=["sensor"])
@@ -74,9 +81,12 @@ def sensor_families(sensors: list[SensorSnapshot]) -> Iterable[Metric]:
         ratio.add_metric([s.name], r.anomaly_ratio)
         if r.lstm_score is not None:
             lstm.add_metric([s.name], r.lstm_score)
+        z_alarm.add_metric([s.name], math.nan if r.z_alarm is None else float(r.z_alarm))
+        if r.z_likelihood is not None:
+            z_likelihood.add_metric([s.name], r.z_likelihood)
         completeness.add_metric([s.name], r.completeness / 100.0)
         stamp.add_metric([s.name], r.t)
-    return value, zscore, anomaly, ratio, lstm, completeness, stamp
+    return value, zscore, anomaly, ratio, lstm, z_alarm, z_likelihood, completeness, stamp
 
 
 def _states(current: Optional[str]) -> tuple[str, ...]:
