@@ -1,7 +1,23 @@
-"""What every browser test checks on a page: no console errors, and no request to any host but 127.0.0.1."""
+"""What every browser test checks on a page (no console errors, no request to any host but 127.0.0.1), and its JSON calls."""
 from __future__ import annotations
 
 from urllib.parse import urlparse
+
+import requests
+
+
+def api_get(base, path, **params):
+    """The JSON answer of a GET on the live server; an HTTP error fails the test."""
+    response = requests.get(f"{base}{path}", params=params, timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+def send_control(base, changes):
+    """POST /send_control on the live server (as the dashboard's controls do); the JSON answer."""
+    response = requests.post(f"{base}/send_control", json=changes, timeout=5)
+    response.raise_for_status()
+    return response.json()
 
 
 def watch(page, found: dict) -> None:

@@ -14,7 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser_support import watch
+from tests.browser_support import send_control, watch
 from tests.conftest import sampling_server
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
@@ -30,12 +30,6 @@ def server(tmp_path_factory):
 
 def get_control(base):
     response = requests.get(f"{base}/get_control", timeout=5)
-    response.raise_for_status()
-    return response.json()
-
-
-def send_control(base, changes):
-    response = requests.post(f"{base}/send_control", json=changes, timeout=5)
     response.raise_for_status()
     return response.json()
 
@@ -502,6 +496,8 @@ def test_injected_spike_is_marked_shaded_scored_and_explained(browser, server, p
         }""", scenario["starts_at"])
         canvas = page.locator("#value-chart").bounding_box()
         page.mouse.move(canvas["x"] + point["x"], canvas["y"] + point["y"])
+        # Chart.js handles pointer events on the next animation frame: wait for the tooltip it builds then.
+        page.wait_for_function("() => Chart.getChart('value-chart').tooltip.body?.length > 0", timeout=5_000)
         lines = page.evaluate("() => Chart.getChart('value-chart').tooltip.body.flatMap((b) => b.lines)")
         assert any(EXPLANATION.search(line) for line in lines), lines
 

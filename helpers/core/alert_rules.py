@@ -19,7 +19,6 @@ RULES = (STATE, BURST, EXCURSION)
 _EXCURSION_WHY = {
     "unusual": "unusual for this sensor (likelihood {likelihood})",
     "extreme": "a new extreme, beyond the whole range seen so far",
-    "onset": "the first reading of an excursion (the sensor's usual z-scores are still being learnt)",
 }
 
 

@@ -93,7 +93,7 @@ class ZScoreDetector:
     ('learning', 'tracking')
     >>> spike = det.update(25.0)
     >>> spike.anomaly, spike.state, round(spike.z, 1), spike.alarm, spike.alarm_reason
-    (True, 'excluding', 16.8, True, 'onset')
+    (True, 'excluding', 16.8, True, 'extreme')
     """
 
     __slots__ = ("threshold", "relearn_after", "_model", "_phase", "_run", "_last_anomaly", "_alarm")

@@ -103,7 +103,7 @@ class Reading(db.Model):
     # The sensor's verdict_source when this reading was judged (whose flag is ``anomaly``); NULL before it was kept.
     verdict_source: Mapped[Optional[str]] = mapped_column(String(64))
     # The z-score's excursion alarm (helpers/core/zscore_alarm.py): whether this reading raised it, why
-    # (unusual | extreme | onset), and the likelihood it weighed; NULL while learning (and before they were kept).
+    # (unusual | extreme), and the likelihood it weighed; NULL while learning (and before they were kept).
     z_alarm: Mapped[Optional[bool]] = mapped_column(Boolean)
     z_alarm_reason: Mapped[Optional[str]] = mapped_column(String(16))
     z_likelihood: Mapped[Optional[float]] = mapped_column(Float)

@@ -6,10 +6,11 @@
  * suppressed. Items are keyed by id and redrawn only when their alarm
  * changed, so a note being typed survives the polls.
  */
-import { formatClock, formatNumber, formatPercent, formatWhen } from './format.js';
+import { formatClock, formatLikelihood, formatNumber, formatPercent, formatWhen } from './format.js';
 import { button, el, messageOf, readable, say } from './alerts_dom.js';
 
-const RULE_TEXT = { state: 'high usage', burst: 'burst of anomalies' };
+/** Each alarm rule in words; the same in the list, the toasts and wherever an alarm is named. */
+const RULE_TEXT = { state: 'high usage', burst: 'burst of anomalies', excursion: 'z-score excursion' };
 /** A mark and words per lifecycle: the colour only helps. */
 const LIFECYCLE_TEXT = {
   unacknowledged: '⚠ UNACKNOWLEDGED',
@@ -23,6 +24,7 @@ const DETAILS = [
   ['value', 'value', (v) => formatNumber(v, 3)],
   ['z', 'z', (v) => formatNumber(v, 2)],
   ['threshold', 'threshold', (v) => formatNumber(v, 1)],
+  ['likelihood', 'likelihood', formatLikelihood],
   ['ratio', 'anomaly ratio', (v) => formatPercent(v, 1)],
   ['count', 'anomalies', (v) => String(v)],
   ['window', 'window', (v) => String(v)],

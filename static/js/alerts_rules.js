@@ -1,5 +1,6 @@
 /**
- * The alert rules: the high-usage thresholds, the burst rule and the cooldown,
+ * The alert rules: which rules alert (high usage, bursts, the z-score's
+ * excursion alarm), the high-usage thresholds, the burst rule and the cooldown,
  * for the whole line or as one sensor's override. Boxes show the settings in
  * use until the user edits them; Save sends only what was edited, and a
  * refusal appears beside the field the server names.

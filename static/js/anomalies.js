@@ -1,8 +1,9 @@
 /**
  * The recent anomalies of the whole line, newest first, each explained with
- * its numbers; choosing one selects its sensor.
+ * its numbers, a ▼ badge on those that raised the z-score's excursion alarm;
+ * choosing one selects its sensor.
  */
-import { explainLstm, explainZ, formatClock, formatNumber, formatValue } from './format.js';
+import { explainLstm, explainZ, explainZAlarm, formatClock, formatNumber, formatValue } from './format.js';
 
 export function createAnomalyList(list, { onSelect }) {
   let shownNewest = null;
@@ -34,6 +35,7 @@ function item(anomaly, onSelect) {
   head.className = 'd-flex justify-content-between gap-2';
   const what = document.createElement('strong');
   what.textContent = `⚠ ${anomaly.label}: ${formatValue(anomaly.value, anomaly.unit, anomaly.std)}`;
+  if (anomaly.z_alarm) what.append(alarmBadge(anomaly));
   const when = document.createElement('span');
   when.className = 'text-body-secondary';
   when.textContent = formatClock(anomaly.t);
@@ -45,6 +47,16 @@ function item(anomaly, onSelect) {
   button.addEventListener('click', () => onSelect(anomaly.sensor));
   li.append(button);
   return li;
+}
+
+/** "▼ z-score alarm", its reason in words on hover: most out-of-band readings are routine, this one was news. */
+function alarmBadge(anomaly) {
+  const badge = document.createElement('span');
+  badge.className = 'badge z-alarm-badge ms-2 fw-normal';
+  badge.dataset.zAlarm = anomaly.z_alarm_reason ?? '';
+  badge.textContent = '▼ z-score alarm';
+  badge.title = `z-score ${explainZAlarm(anomaly)}`;
+  return badge;
 }
 
 /**

@@ -10,8 +10,8 @@
  * The zoom and annotation plugins register themselves when their UMD builds load.
  */
 import {
-  decimalsFor, explainLstm, explainZ, formatClock, formatError, formatNumber, formatPercent, formatPercentile,
-  scenarioName,
+  decimalsFor, explainLstm, explainZ, explainZAlarm, formatClock, formatError, formatNumber, formatPercent,
+  formatPercentile, scenarioName,
 } from './format.js';
 import { describeSplit } from './detector_votes.js';
 
@@ -54,8 +54,8 @@ function bandStyle(c, fill) {
 
 /**
  * Marks: a shape per detector, not only a colour. ▲ the z-score, ◆ the LSTM,
- * ■ both at once. Marks draw above the lines (a lower `order` draws later) and
- * come first in the legend.
+ * ■ both at once; a ▼ above the reading, the z-score's alarm. Marks draw above
+ * the lines (a lower `order` draws later) and come first in the legend.
  */
 function markStyle(colour, shape, extra = {}) {
   return {
@@ -75,6 +75,46 @@ function lstmFlagStyle(c) {
 /** Vermillion like a z-score flag, squared and outlined: both detectors agree. */
 function bothStyle(c) {
   return markStyle(c.anomaly, 'rect', { borderColor: c.text, borderWidth: 1.5, pointRadius: 6, pointHoverRadius: 9 });
+}
+
+/** The z-score alarm's pin: ▼ this wide and tall (px), its tip this far above the reading. */
+const PIN = { width: 16, height: 13, gap: 6 };
+
+/**
+ * A ▼ drawn above the reading, pointing down at it: the z-score's excursion
+ * alarm, bigger than the ▲ ◆ ■ flags and outlined so it stands out from them.
+ * Chart.js centres an image point style on the reading, so the pin sits in the
+ * top half of a canvas twice its reach; drawn once per theme, every frame only
+ * copies it.
+ */
+function alarmPin(c) {
+  const reach = PIN.height + PIN.gap + 1;
+  const canvas = document.createElement('canvas');
+  canvas.width = PIN.width + 2;
+  canvas.height = 2 * reach;
+  const ctx = canvas.getContext('2d');
+  ctx.beginPath();
+  ctx.moveTo(1, 1);
+  ctx.lineTo(1 + PIN.width, 1);
+  ctx.lineTo(1 + PIN.width / 2, 1 + PIN.height);
+  ctx.closePath();
+  ctx.fillStyle = c.anomaly;
+  ctx.strokeStyle = c.text;
+  ctx.lineWidth = 1.5;
+  ctx.lineJoin = 'round';
+  ctx.fill();
+  ctx.stroke();
+  return canvas;
+}
+
+/** The pin may reach above the plot (a spike is the highest reading); only the top is left unclipped. */
+function zAlarmStyle(c) {
+  return markStyle(c.anomaly, alarmPin(c), {
+    borderColor: c.text, borderWidth: 1.5, pointRadius: 6, pointHoverRadius: 6,
+    clip: { left: 0, top: false, right: 0, bottom: 0 },
+    // The legend draws a plain ▼ of the same colours (an image would be drawn at its full size there).
+    legendMark: { pointStyle: 'triangle', rotation: 180 },
+  });
 }
 
 /**
@@ -216,7 +256,8 @@ function lstmWhy(raw) {
 /**
  * Value, model mean, mean ± threshold·std band and the detectors' flags. With
  * the LSTM on, a flag says which detector raised it: the z-score only, the
- * LSTM only, or both. Datasets 0 and 1 stay the z-score flags and the value.
+ * LSTM only, or both; the z-score's excursion alarms get a pin of their own.
+ * Datasets 0 and 1 stay the z-score flags and the value.
  */
 export function createValueChart(canvas, colours) {
   const series = [
@@ -263,6 +304,12 @@ export function createValueChart(canvas, colours) {
         : null),
       describe: (item) => `Detectors disagree: ${describeSplit(item.raw.src)}`,
     },
+    {
+      // The z-score's excursion alarm: at most one per run of out-of-band readings (zscore_alarm.py).
+      id: 'zAlarm', label: 'z-score alarm', style: zAlarmStyle, mark: true,
+      toXY: (p) => (p.z_alarm ? { x: p.t, y: p.value, src: p } : null),
+      describe: (item) => `z-score ${explainZAlarm(item.raw.src)}`,
+    },
     // Ahead of the live line: filled by setForecast, never from readings.
     {
       id: 'forecastMean', label: 'Forecast', style: forecastMeanStyle, ahead: true, toXY: () => null,
@@ -280,6 +327,7 @@ export function createValueChart(canvas, colours) {
   const legend = {
     labels: {
       usePointStyle: true, boxHeight: 8,
+      generateLabels: legendItems,
       filter: (item, data) => item.text !== 'Lower band' && !data.datasets[item.datasetIndex].notInLegend,
     },
   };
@@ -287,6 +335,14 @@ export function createValueChart(canvas, colours) {
   setAgreement(chart, false);
   for (const id of ['disagree', 'forecastMean', 'forecastHigh', 'forecastLow']) datasetOf(chart, id).notInLegend = true;
   return chart;
+}
+
+/** Chart.js's legend items, with a dataset's own `legendMark` where its point style is an image. */
+function legendItems(chart) {
+  return Chart.defaults.plugins.legend.labels.generateLabels(chart).map((item) => {
+    const mark = chart.data.datasets[item.datasetIndex]?.legendMark;
+    return mark ? { ...item, ...mark } : item;
+  });
 }
 
 /**

@@ -147,6 +147,7 @@ const detectorPanel = createDetectorPanel({
 }, { url: urls.detectors, postControl, sensorLabel });
 const verdicts = createVerdicts({
   box: $('verdicts'), hint: $('verdicts-hint'), caption: $('verdicts-caption'), split: $('verdicts-split'), rows: $('verdicts-rows'),
+  alarm: $('verdicts-alarm'),
 });
 const readingPick = createReadingPick(valueChart, { onPick: (point) => verdicts.show(point) });
 

@@ -59,6 +59,48 @@ export function explainZ({ value, mean, std, z, threshold }) {
     + `${formatNumber(std, digits)} = ${formatNumber(z, 2)}${comparison}`;
 }
 
+/**
+ * A likelihood with the nines that matter: 0.87, 0.999, 0.999998 (never a
+ * rounded 1.00, which would hide how unusual the reading was).
+ */
+export function formatLikelihood(likelihood) {
+  if (likelihood === null || likelihood === undefined || !Number.isFinite(likelihood)) return '–';
+  // Six decimals at most, as the alarm e-mail writes it (alert_message.py): 0.999999, never 1.
+  const shown = Math.min(likelihood, 0.999999);
+  const digits = Math.min(6, Math.max(2, Math.floor(-Math.log10(1 - shown)) + 2));
+  return formatNumber(shown, digits).replace(/(\.\d\d\d*?)0+$/, '$1');
+}
+
+/** The likelihood's "held" value: an excursion that already alarmed (its red-once rule, zscore_alarm.py). */
+const HELD_LIKELIHOOD = 0.999;
+/** At or above this a run of z-scores is unusual for the sensor (NAB's "red"). */
+const UNUSUAL_LIKELIHOOD = 0.99999;
+
+const ALARM_WHY = {
+  unusual: (p) => `unusual for this sensor (likelihood ${formatLikelihood(p.z_likelihood)})`,
+  extreme: () => 'a new extreme (beyond the range seen so far)',
+};
+
+/**
+ * The z-score's excursion alarm on a reading, in words: why it alarmed, or
+ * why a reading out of band did not; null when there is nothing to say (in
+ * band, still learning, or stored before the alarm existed).
+ */
+export function explainZAlarm(p) {
+  if (p.z === null || p.z === undefined || p.z_alarm === null || p.z_alarm === undefined) return null;
+  if (p.z_alarm) return `alarm: ${ALARM_WHY[p.z_alarm_reason]?.(p) ?? p.z_alarm_reason ?? 'raised'}`;
+  if (!(p.zscore_anomaly ?? p.anomaly)) return null;
+  const likelihood = p.z_likelihood;
+  if (likelihood === null || likelihood === undefined) {
+    // The alarm's first 300 verdicts: it does not know the sensor yet, so only a new extreme alarms.
+    return 'out of band, no alarm: not a new extreme (the alarm learns this sensor\'s usual z-scores '
+      + 'during its first 300 verdicts; until then only a new extreme alarms)';
+  }
+  const held = Math.abs(likelihood - HELD_LIKELIHOOD) < 1e-12 || likelihood >= UNUSUAL_LIKELIHOOD;
+  return held ? 'out of band, no alarm: this excursion already alarmed'
+    : `out of band, no alarm: routine for this sensor (likelihood ${formatLikelihood(likelihood)})`;
+}
+
 /** A reconstruction error: two decimals, more for small ones (0.82, 0.041). */
 export function formatError(value) {
   if (value === null || value === undefined || !Number.isFinite(value)) return '–';

@@ -2,10 +2,13 @@
  * One reading's verdicts as a table: each detector that judged it (the
  * z-score, the LSTM when it scored, each extra detector) — flagged, let pass
  * or warming up — with its score and why, the one whose verdict counts
- * marked. Filled from the API point itself, so it explains what was stored.
+ * marked; above it, the z-score's excursion alarm in words. Filled from the
+ * API point itself, so it explains what was stored.
  */
 import { LSTM, Z_SCORE, describeSplit } from './detector_votes.js';
-import { explainLstm, explainZ, formatClock, formatError, formatNumber, formatValue } from './format.js';
+import {
+  explainLstm, explainZ, explainZAlarm, formatClock, formatError, formatNumber, formatValue,
+} from './format.js';
 
 const STATES = {
   true: { text: '⚠ flagged', className: 'verdict-flagged' },
@@ -36,6 +39,7 @@ export function createVerdicts(ui) {
       key: 'zscore', label: Z_SCORE, anomaly: p.z === null ? null : Boolean(p.zscore_anomaly ?? p.anomaly),
       score: p.z === null ? '–' : `z ${formatNumber(p.z, 2)}`,
       why: p.z === null ? 'learning the model (not enough readings yet)' : explainZ(p),
+      alarm: p.z_alarm ? explainZAlarm(p) : null,
     }];
     if (p.lstm_score !== null && p.lstm_score !== undefined) {
       rows.push({
@@ -53,7 +57,7 @@ export function createVerdicts(ui) {
     return rows;
   }
 
-  function row({ key, label, anomaly, score, why }, counts) {
+  function row({ key, label, anomaly, score, why, alarm }, counts) {
     const tr = document.createElement('tr');
     tr.dataset.detector = key;
     if (counts) {
@@ -68,6 +72,13 @@ export function createVerdicts(ui) {
       const badge = document.createElement('span');
       badge.className = 'badge text-bg-secondary ms-1 font-sans-serif';
       badge.textContent = '★ counts';
+      name.append(badge);
+    }
+    if (alarm) {
+      const badge = document.createElement('span');
+      badge.className = 'badge z-alarm-badge ms-1 font-sans-serif';
+      badge.textContent = '▼ alarm';
+      badge.title = alarm;
       name.append(badge);
     }
     const state = STATES[String(anomaly)];
@@ -89,6 +100,10 @@ export function createVerdicts(ui) {
       + `${p.anomaly ? '⚠ anomaly' : '✓ normal'} (★ the detector that counts)`;
     ui.split.hidden = !p.disagree;
     ui.split.textContent = p.disagree ? `Detectors disagree: ${describeSplit(p)}.` : '';
+    // A line of its own, not in the z-score's "why": that cell keeps the arithmetic alone.
+    const alarm = explainZAlarm(p);
+    ui.alarm.hidden = alarm === null;
+    ui.alarm.textContent = alarm === null ? '' : `${p.z_alarm ? '▼ ' : ''}${Z_SCORE} ${alarm}.`;
     ui.rows.replaceChildren(...rowsOf(p).map((r) => row(r, counts.has(r.key))));
   }
 
