@@ -12,6 +12,8 @@ from datetime import datetime, tzinfo
 from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import urlencode
 
+from helpers.core.zscore_alarm import format_likelihood
+
 # The most rows of recent readings a message shows.
 TABLE_ROWS = 15
 
@@ -135,7 +137,7 @@ def _format_number(key: str, value: Any, unit: str, decimals: Optional[int] = No
     if key == "ratio" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"{value * 100:.1f} %"
     if key == "likelihood" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{min(value, 0.999999):.6f}"  # the nines that matter, never a rounded 1
+        return format_likelihood(value)
     return _num(value)
 
 

@@ -11,6 +11,7 @@ from collections import deque
 from typing import Any, Mapping, NamedTuple, Optional
 
 from helpers.core.usage_state import HIGH, NORMAL, Change, UsageState
+from helpers.core.zscore_alarm import format_likelihood
 
 STATE, BURST, EXCURSION = "state", "burst", "excursion"
 RULES = (STATE, BURST, EXCURSION)
@@ -126,7 +127,9 @@ class SensorAlerts:
     def _excursion(self, t: float, excursion: Optional[str], out_of_band: bool, numbers: Mapping[str, Any],
                    settings: Mapping[str, Any]) -> Optional[AlertEvent]:
         if excursion is not None and not self.active[EXCURSION]:
-            why = _EXCURSION_WHY.get(excursion, excursion).format(likelihood=_likelihood(numbers.get("likelihood")))
+            likelihood = numbers.get("likelihood")
+            shown = "?" if likelihood is None else format_likelihood(likelihood)
+            why = _EXCURSION_WHY.get(excursion, excursion).format(likelihood=shown)
             z, threshold = numbers.get("z"), numbers.get("threshold")
             beyond = f"|z| {abs(z):.2f} beyond {threshold:g}: " if z is not None and threshold is not None else ""
             return self._event("raise", EXCURSION, t, beyond + why, dict(numbers), settings,
@@ -151,10 +154,3 @@ class SensorAlerts:
             return None
         self.active[rule] = False
         return AlertEvent("clear", rule, t, reason, numbers, self.raise_sent.pop(rule, False))
-
-
-def _likelihood(value: Any) -> str:
-    """A likelihood near 1 shown with the nines that matter (0.999998, not 1.00)."""
-    if not isinstance(value, (int, float)):
-        return "?"
-    return f"{min(value, 0.999999):.6f}"

@@ -18,9 +18,9 @@ Rules, in the order a reading meets them:
   against a tiny floor so it stays finite. The relearn rule then bounds the
   flags after a stuck sensor recovers to ``relearn_after``.
 * **alarm** — a reading beyond the threshold is *out of band* (the rules
-  above, the anomaly ratio); an *alarm* is the first out-of-band reading of an
-  excursion that is unusual for this sensor (:mod:`helpers.core.zscore_alarm`):
-  what to tell someone about.
+  above, the anomaly ratio); a run of them raises at most one *alarm*, at its
+  first reading that is unusual for this sensor or a new extreme
+  (:mod:`helpers.core.zscore_alarm`): what to tell someone about.
 
 The detector works on the signed value: taking ``abs()`` (as the first
 version did) folds a drop below zero onto a rise, so a sensor whose reading
@@ -173,7 +173,7 @@ class ZScoreDetector:
         """
         for x, anomaly, z in history:
             self._learn(x, bool(anomaly))
-            self._alarm.observe(x, z, bool(anomaly) and z is not None)
+            self._alarm.observe(x, z, bool(anomaly))
 
     def rebaseline(self) -> None:
         """Forget the model; the next readings build it anew."""

@@ -51,6 +51,11 @@ class Alarm(NamedTuple):
 QUIET = Alarm(False, None, None)
 
 
+def format_likelihood(likelihood: float) -> str:
+    """Six decimals, capped below 1: the nines that matter (0.999998), never a rounded 1."""
+    return f"{min(likelihood, 0.999999):.6f}"
+
+
 class ExcursionAlarm:
     """Raises at most one alarm per excursion, and only when it is unusual for the sensor.
 

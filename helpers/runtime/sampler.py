@@ -18,10 +18,10 @@ from typing import Any, Callable, Optional, Protocol
 
 from flask import Flask
 
+from helpers.core import zscore_alarm
 from helpers.core.align import LineAligner
 from helpers.core.monitor import SensorMonitor
 from helpers.core.scenarios import Scenario
-from helpers.core import zscore_alarm
 from helpers.runtime import knn_models, retraining
 from helpers.runtime.alerting import Alerting
 from helpers.runtime.retention import RetentionChore
