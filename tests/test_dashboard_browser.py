@@ -494,6 +494,9 @@ def test_injected_spike_is_marked_shaded_scored_and_explained(browser, server, p
             const i = chart.data.datasets[0].data.findIndex((p) => p.x >= t0);
             return {x: meta.data[i].x, y: meta.data[i].y};
         }""", scenario["starts_at"])
+        # Clicking pause may have scrolled the page (the panels around it grow as alarms arrive): a pointer
+        # moved to where the chart is not on screen sends the chart no event.
+        page.locator("#value-chart").scroll_into_view_if_needed()
         canvas = page.locator("#value-chart").bounding_box()
         page.mouse.move(canvas["x"] + point["x"], canvas["y"] + point["y"])
         # Chart.js handles pointer events on the next animation frame: wait for the tooltip it builds then.
