@@ -16,7 +16,7 @@ import requests
 from playwright.sync_api import expect
 
 from helpers.core.scorecard import DEFAULT_GRACE_S
-from tests.browser_support import watch
+from tests.browser_support import api_get, send_control, watch
 from tests.conftest import sampling_server
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-backtest.png"
@@ -61,16 +61,8 @@ def panel(page, server, scenario, problems):
     return page
 
 
-def get_control(server):
-    response = requests.get(f"{server}/get_control", timeout=5)
-    response.raise_for_status()
-    return response.json()
-
-
-def send_control(server, changes):
-    response = requests.post(f"{server}/send_control", json=changes, timeout=5)
-    response.raise_for_status()
-    return response.json()
+def get_control(base):
+    return api_get(base, "/get_control")
 
 
 def is_backtest_post(response):

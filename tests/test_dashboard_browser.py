@@ -14,7 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser_support import send_control, watch
+from tests.browser_support import api_get, send_control, watch
 from tests.conftest import sampling_server
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
@@ -29,9 +29,7 @@ def server(tmp_path_factory):
 
 
 def get_control(base):
-    response = requests.get(f"{base}/get_control", timeout=5)
-    response.raise_for_status()
-    return response.json()
+    return api_get(base, "/get_control")
 
 
 @pytest.fixture

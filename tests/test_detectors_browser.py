@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser_support import watch
+from tests.browser_support import send_control, watch
 from tests.conftest import sampling_server
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-detectors.png"
@@ -24,12 +24,6 @@ def server(tmp_path_factory):
     """One live app for the module; its URL."""
     with sampling_server(tmp_path_factory.mktemp("detectors")) as server:
         yield server.url
-
-
-def send_control(base, changes):
-    response = requests.post(f"{base}/send_control", json=changes, timeout=5)
-    response.raise_for_status()
-    return response.json()
 
 
 def chosen(base, sensor=SENSOR):
