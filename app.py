@@ -8,9 +8,11 @@ from typing import Any, Mapping, Optional
 
 from flask import Flask
 
-from helpers import cli, cli_evaluate, cli_knn, cli_models, cli_node, cli_tokens, cli_users
+from helpers.cli import (score as cli, evaluate as cli_evaluate, knn as cli_knn, models as cli_models, tokens as cli_tokens, users as cli_users)
+from helpers.edge import cli as cli_node
 from helpers.config import load_config
-from helpers.runtime import mailer, service
+from helpers.runtime.alerting import mailer
+from helpers.runtime import service
 from helpers.storage import db as storage
 from helpers.web import access, auth, errors, metrics, openapi, pages, params
 from helpers.web.api import bp as api_bp

@@ -23,7 +23,8 @@ def on_starting(server):
 def post_worker_init(worker):
     import logging
 
-    from helpers.runtime import mailer, service
+    from helpers.runtime.alerting import mailer
+    from helpers.runtime import service
 
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from table import print_table  # noqa: E402  (this folder)
 
 from app import create_app  # noqa: E402
-from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator  # noqa: E402
-from helpers.core.zscore import ZScoreDetector  # noqa: E402
+from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator  # noqa: E402
+from helpers.core.detectors.zscore import ZScoreDetector  # noqa: E402
 from helpers.runtime.sampler import Sampler  # noqa: E402
 from helpers.storage.db import db  # noqa: E402
 from helpers.storage.models import Reading  # noqa: E402

@@ -4,11 +4,11 @@
 
 1. Live cost per reading: each detector's ``update`` timed one call at a time over
    ``--readings`` readings after its warm-up (median and p99), against the live
-   sampler's z-score (``helpers.core.zscore.ZScoreDetector.update``, its excursion alarm included) in the
+   sampler's z-score (``helpers.core.detectors.zscore.ZScoreDetector.update``, its excursion alarm included) in the
    same run; the next row is that alarm's share (``ExcursionAlarm.observe`` on the same readings).
    Target: a median of at most 50 µs for the z-score family, 2 ms for ``forecast*`` (SARIMA + LSTM,
    whose refits fall inside the timed readings: the mean shows them amortised, the p99 the LSTM pass).
-2. The whole corpus: ``helpers.runtime.evaluation.evaluate`` per detector (what
+2. The whole corpus: ``helpers.runtime.jobs.evaluation.evaluate`` per detector (what
    ``flask evaluate`` does: read every file, run the detector, score three profiles).
    Seasonal presets need timestamps; while ``evaluate`` does not pass them, the same
    work is done here with ``score_series(..., timestamps=...)`` (marked *).
@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from table import print_table  # noqa: E402  (this folder)
 
 from helpers.core.detectors.presets import NEEDS_TIMESTAMPS, PRESETS, make, uses_timestamps  # noqa: E402
-from helpers.core.zscore import ZScoreDetector  # noqa: E402
-from helpers.core.zscore_alarm import ExcursionAlarm  # noqa: E402
+from helpers.core.detectors.zscore import ZScoreDetector  # noqa: E402
+from helpers.core.detectors.zscore_alarm import ExcursionAlarm  # noqa: E402
 
 WARMUP = 2_000   # readings before timing: past every preset's warm-up
 
@@ -107,11 +107,11 @@ def bench_live(readings, names):
 def bench_corpus(corpus, detectors):
     import numpy as np
 
-    from helpers.cli_evaluate import read_file
-    from helpers.core.batch import score_series
-    from helpers.core.nab import FileScores, score_corpus
-    from helpers.core.nab.loader import load_labels, load_profiles
-    from helpers.runtime.evaluation import corpus_files, evaluate
+    from helpers.cli.evaluate import read_file
+    from helpers.core.evaluation.batch import score_series
+    from helpers.core.evaluation.nab import FileScores, score_corpus
+    from helpers.core.evaluation.nab.loader import load_labels, load_profiles
+    from helpers.runtime.jobs.evaluation import corpus_files, evaluate
 
     labels, profiles = load_labels(corpus), load_profiles(corpus)
     names = corpus_files(corpus / "data", labels)
@@ -147,7 +147,7 @@ def bench_corpus(corpus, detectors):
 
 
 def main() -> None:
-    from helpers.core.nab.loader import default_corpus_dir
+    from helpers.core.evaluation.nab.loader import default_corpus_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readings", type=int, default=20_000)

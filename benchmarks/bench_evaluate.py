@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_evaluate.py [--corpus DIR] [--skip-lstm]
 
-For every registered detector, ``helpers.runtime.evaluation.evaluate`` over the whole NAB
+For every registered detector, ``helpers.runtime.jobs.evaluation.evaluate`` over the whole NAB
 dev corpus (the work of ``flask evaluate``: read every file, run the detector
 causally, score three profiles with the threshold optimised per profile). Baseline: the same evaluation of a
 published detector's ready-made scores (``--results``), i.e. reading and
@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from table import print_table  # noqa: E402  (this folder)
 
-from helpers.cli_evaluate import read_file  # noqa: E402
-from helpers.core.batch import DETECTORS  # noqa: E402
-from helpers.core.nab.loader import default_corpus_dir, load_labels, load_profiles  # noqa: E402
-from helpers.runtime.evaluation import corpus_files, evaluate  # noqa: E402
+from helpers.cli.evaluate import read_file  # noqa: E402
+from helpers.core.evaluation.batch import DETECTORS  # noqa: E402
+from helpers.core.evaluation.nab.loader import default_corpus_dir, load_labels, load_profiles  # noqa: E402
+from helpers.runtime.jobs.evaluation import corpus_files, evaluate  # noqa: E402
 
 
 def main() -> None:

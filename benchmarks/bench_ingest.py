@@ -45,8 +45,8 @@ sys.path.insert(0, str(ROOT))
 from table import print_table  # noqa: E402  (this folder)
 
 from app import create_app  # noqa: E402
-from helpers.core import ingest  # noqa: E402
-from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator  # noqa: E402
+from helpers.core.formats import ingest  # noqa: E402
+from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator  # noqa: E402
 from helpers.runtime.sampler import Sampler  # noqa: E402
 from helpers.storage import ingest_queue, queries, tokens  # noqa: E402
 from helpers.storage.db import db  # noqa: E402

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from table import print_table  # noqa: E402  (this folder)
 
-from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator  # noqa: E402
-from helpers.core.zscore import ZScoreDetector  # noqa: E402
+from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator  # noqa: E402
+from helpers.core.detectors.zscore import ZScoreDetector  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -84,7 +84,7 @@ def bench_sampler_with_lstm(seconds: float) -> tuple[str, str, str, str]:
     import tempfile
 
     from app import create_app
-    from helpers.runtime import training
+    from helpers.runtime.jobs import training
     from helpers.runtime.sampler import Sampler
     from helpers.storage import model_registry as registry
     from helpers.storage import queries
@@ -124,7 +124,7 @@ def bench_rate_during_training(epochs: int) -> tuple[str, str, str, str]:
     import threading
 
     from app import create_app
-    from helpers.runtime import training
+    from helpers.runtime.jobs import training
     from helpers.runtime.service import SamplerThread
     from helpers.storage import model_registry as registry
     from helpers.storage import queries

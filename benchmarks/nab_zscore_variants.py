@@ -10,7 +10,7 @@ sweep over the score:
 
 * **excursion alarms**: what the live z-score reports besides its per-reading flag — at most one
   alarm per run of out-of-band readings, when it is unusual for the sensor or a new extreme
-  (``helpers/core/zscore_alarm.py``) — and the same rule with its knobs moved, to show the score is
+  (``helpers/core/detectors/zscore_alarm.py``) — and the same rule with its knobs moved, to show the score is
   not a peak picked on these files;
 * **hold-off**: report only the first flag of an excursion (no flag in the ``hold`` readings before),
   with the live z-score's model (``model_size`` readings, flagged ones kept out) at ``threshold``;
@@ -32,13 +32,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers.cli_evaluate import read_file  # noqa: E402
-from helpers.core.nab import FileScores, score_corpus  # noqa: E402
-from helpers.core.nab.loader import load_labels  # noqa: E402
-from helpers.core.rolling_stats import RollingMoments  # noqa: E402
-from helpers.core.zscore import ZScoreDetector, z_to_score  # noqa: E402
-from helpers.core.zscore_alarm import ExcursionAlarm  # noqa: E402
-from helpers.runtime.evaluation import NAB_PROFILES, corpus_files  # noqa: E402
+from helpers.cli.evaluate import read_file  # noqa: E402
+from helpers.core.evaluation.nab import FileScores, score_corpus  # noqa: E402
+from helpers.core.evaluation.nab.loader import load_labels  # noqa: E402
+from helpers.core.stats.rolling_moments import RollingMoments  # noqa: E402
+from helpers.core.detectors.zscore import ZScoreDetector, z_to_score  # noqa: E402
+from helpers.core.detectors.zscore_alarm import ExcursionAlarm  # noqa: E402
+from helpers.runtime.jobs.evaluation import NAB_PROFILES, corpus_files  # noqa: E402
 
 Z_HALF = 20.0
 
@@ -50,7 +50,7 @@ def live(values, model_size=100, threshold=3.0):
 
 
 def alarms(values, threshold=3.0, estimation=300, extreme_tolerance=0.05):
-    """The live z-score's excursion alarms (helpers/core/zscore_alarm.py): 1 at an alarm, else 0."""
+    """The live z-score's excursion alarms (helpers/core/detectors/zscore_alarm.py): 1 at an alarm, else 0."""
     detector = ZScoreDetector(100, threshold, 30)
     detector._alarm = ExcursionAlarm(estimation, extreme_tolerance)  # the live defaults unless moved
     return [1.0 if detector.update(x).alarm else 0.0 for x in values]

@@ -1,7 +1,7 @@
 """Collaborators the tests pass in instead of patching: a clock a test moves by hand, and a way to drive the sampler with it."""
 from __future__ import annotations
 
-from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
+from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator
 from helpers.runtime.sampler import Sampler
 
 

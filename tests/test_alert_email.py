@@ -7,9 +7,9 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from helpers.runtime.mailer import MailSender
+from helpers.runtime.alerting.mailer import MailSender
 from helpers.runtime.sampler import Sampler
-from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
+from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator
 from helpers.storage import queries
 from helpers.storage.db import db
 from helpers.storage.models import Alarm, Reading

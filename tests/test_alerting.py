@@ -1,8 +1,8 @@
 """States with hysteresis, alert rules with a clear condition and a cooldown, and the alarm lifecycle."""
 import pytest
 
-from helpers.core.alert_rules import BurstWindow, SensorAlerts
-from helpers.core.usage_state import HIGH, NORMAL, UsageState
+from helpers.core.alerts.rules import BurstWindow, SensorAlerts
+from helpers.core.alerts.usage_state import HIGH, NORMAL, UsageState
 from helpers.storage import alarms as store
 from helpers.storage import queries
 from tests.conftest import make_app

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.core.simulator import DEFAULT_SENSORS
+from helpers.core.line.simulator import DEFAULT_SENSORS
 from tests.helpers_for_tests import FakeClock, drive, started_sampler
 
 

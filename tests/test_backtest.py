@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers.core import backtest as core
+from helpers.core.evaluation import backtest as core
 from helpers.storage import queries
 from tests.conftest import make_app
 from tests.helpers_for_tests import FakeClock, drive, started_sampler
@@ -123,7 +123,7 @@ def test_lstm_rethreshold_scales_stored_thresholds():
 
 
 def test_chance_is_one_minus_the_miss_probability_per_event():
-    from helpers.core.scorecard import Event
+    from helpers.core.evaluation.scorecard import Event
     times = np.arange(100.0)
     out = core.chance(0.1, times, [Event(1, "a", "spike", 10.0, 14.0)], grace_s=5.0)
     assert out["per_event"][0]["readings"] == 10

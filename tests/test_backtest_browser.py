@@ -15,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from helpers.core.scorecard import DEFAULT_GRACE_S
+from helpers.core.evaluation.scorecard import DEFAULT_GRACE_S
 from tests.browser_support import api_get, send_control, watch
 from tests.conftest import sampling_server
 

@@ -8,7 +8,7 @@ import random
 import pytest
 from sqlalchemy import inspect
 
-from helpers.core.zscore import ZScoreDetector, z_to_score
+from helpers.core.detectors.zscore import ZScoreDetector, z_to_score
 from helpers.storage.db import db
 
 

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.core.batch import DETECTORS, score_series
+from helpers.core.evaluation.batch import DETECTORS, score_series
 from helpers.core.detectors.likelihood import ALARM, AnomalyLikelihood, WithLikelihood, log_likelihood
 from helpers.core.detectors.presets import NEEDS_TIMESTAMPS, PRESETS, make
 from helpers.core.detectors.robust_zscore import RobustZScore
-from helpers.core.detectors.rolling_quantiles import RollingMedianMAD
-from helpers.core.nab import FileScores, score_corpus
-from helpers.core.nab.loader import default_corpus_dir, load_labels, load_profiles
-from helpers.core.rolling_stats import RollingMoments
+from helpers.core.stats.rolling_quantiles import RollingMedianMAD
+from helpers.core.evaluation.nab import FileScores, score_corpus
+from helpers.core.evaluation.nab.loader import default_corpus_dir, load_labels, load_profiles
+from helpers.core.stats.rolling_moments import RollingMoments
 
 START = datetime(2014, 4, 1)
 ROWS = 1000   # past every preset's warm-up (700 readings for the +likelihood ones)
@@ -221,8 +221,8 @@ needs_corpus = pytest.mark.skipif(not (CORPUS / "labels").is_dir(),
 @pytest.fixture(scope="module")
 def nab():
     """The corpus read once: a caching reader, names, labels and profiles."""
-    from helpers.cli_evaluate import read_file
-    from helpers.runtime.evaluation import corpus_files
+    from helpers.cli.evaluate import read_file
+    from helpers.runtime.jobs.evaluation import corpus_files
 
     labels = load_labels(CORPUS)
     names = corpus_files(CORPUS / "data", labels)
@@ -234,7 +234,7 @@ def nab():
 @pytest.mark.parametrize("name", ["robust_zscore+likelihood", "zscore+likelihood"])
 def test_a_zscore_family_detector_beats_advec_on_nab_dev(nab, name):
     """≥ 40 standard (Twitter ADVec 39.3, the windowed Gaussian 31.2), one configuration for all 29 files."""
-    from helpers.runtime.evaluation import evaluate
+    from helpers.runtime.jobs.evaluation import evaluate
 
     read, names, labels, profiles = nab
     result = evaluate(name, names, labels, profiles, corpus_dir=CORPUS / "data", read=read)

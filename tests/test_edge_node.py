@@ -11,8 +11,8 @@ import urllib.request
 import pytest
 from sqlalchemy import func, select
 
-from helpers.core.simulator import DEFAULT_SENSORS
-from helpers.runtime.edge_node import Answer, Node, ReplayFile, SimulatedLine, Spool, urllib_post
+from helpers.core.line.simulator import DEFAULT_SENSORS
+from helpers.edge.node import Answer, Node, ReplayFile, SimulatedLine, Spool, urllib_post
 from helpers.runtime.service import SamplerThread
 from helpers.storage import ingest_queue, tokens
 from helpers.storage.db import db
@@ -195,7 +195,7 @@ def test_a_permanent_refusal_is_logged_and_not_retried(push_server, tmp_path, ca
         return urllib_post(url, body, headers, timeout)
 
     node = node_for(server, token, producer, tmp_path / "spool.db", clock, post=post, batch_size=1)
-    with caplog.at_level(logging.ERROR, logger="helpers.runtime.edge_node"):
+    with caplog.at_level(logging.ERROR, logger="helpers.edge.node"):
         drive(node, clock, 2.0)
         for _ in range(5):
             clock.advance(60)

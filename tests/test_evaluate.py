@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from helpers.core.nab.loader import default_corpus_dir
+from helpers.core.evaluation.nab.loader import default_corpus_dir
 
 CORPUS = default_corpus_dir()
 needs_corpus = pytest.mark.skipif(not (CORPUS / "labels").is_dir(),
@@ -57,9 +57,9 @@ def test_usage_errors(runner, tmp_path):
 
 def test_the_bundled_examples_evaluate_without_the_corpus(runner):
     """A fresh clone has no ../shared: `flask evaluate` still runs end to end on examples/nab."""
-    from helpers.core.nab import examples as bundled
-    from helpers.core.nab.scorer import FileScores, score_corpus
-    from helpers.runtime.evaluation import NAB_PROFILES
+    from helpers.core.evaluation.nab import examples as bundled
+    from helpers.core.evaluation.nab.scorer import FileScores, score_corpus
+    from helpers.runtime.jobs.evaluation import NAB_PROFILES
 
     root = bundled.EXAMPLES_DIR
     result = runner.invoke(args=["evaluate", str(root / "data"), "--labels", str(root / "labels.json"),

@@ -6,9 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from helpers.core.nab import examples as bundled
-from helpers.core.nab.scorer import FileScores, score_corpus
-from helpers.runtime.evaluation import NAB_PROFILES
+from helpers.core.evaluation.nab import examples as bundled
+from helpers.core.evaluation.nab.scorer import FileScores, score_corpus
+from helpers.runtime.jobs.evaluation import NAB_PROFILES
 from tests.conftest import make_app
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from helpers.core.batch import score_series
+from helpers.core.evaluation.batch import score_series
 from helpers.core.detectors.contract import run
 from helpers.core.detectors.forecast import ForecastResidual, season_from
 from helpers.core.detectors.presets import alarm, uses_timestamps

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from helpers.core.batch import score_series
+from helpers.core.evaluation.batch import score_series
 from helpers.core.detectors.contract import run
 from helpers.core.detectors.ensemble import Ensemble, parse
 from helpers.core.detectors.knn import KNNDistance

@@ -16,7 +16,7 @@ from helpers.core.lstm.persistence import ModelFileError, load, save
 from helpers.core.lstm.scorer import LSTMScorer, error_to_score
 from helpers.core.lstm.trainer import train
 from helpers.core.lstm.windows import NotEnoughDataError, minimum_readings
-from helpers.core.zscore import ZScoreDetector
+from helpers.core.detectors.zscore import ZScoreDetector
 
 PERIOD = 20
 STEPS = 15

@@ -10,9 +10,9 @@ import os
 
 import pytest
 
-from helpers.core.alert_message import compose, parse_addresses, thin
+from helpers.core.alerts.message import compose, parse_addresses, thin
 from helpers.runtime import service
-from helpers.runtime.mailer import MailSender
+from helpers.runtime.alerting.mailer import MailSender
 from helpers.storage import outbox
 from helpers.storage.db import db
 from helpers.storage.models import Alarm, OutboxMessage

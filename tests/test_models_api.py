@@ -145,7 +145,7 @@ def test_flask_train_cli(running):
 
 
 def test_scheduled_retraining_runs_in_shadow_then_is_judged(running):
-    from helpers.runtime import retraining
+    from helpers.runtime.jobs import retraining
 
     app, sampler, clock = running
     client = app.test_client()
@@ -169,7 +169,7 @@ def test_scheduled_retraining_runs_in_shadow_then_is_judged(running):
 
 
 def test_a_shadow_that_cannot_be_judged_waits_for_a_person(running):
-    from helpers.runtime import retraining
+    from helpers.runtime.jobs import retraining
     from helpers.storage import model_registry, queries
 
     app, _, _ = running

@@ -6,11 +6,11 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from helpers.core.nab import loader
-from helpers.core.nab.scorer import FileScores, best_threshold, normalised, score_corpus
-from helpers.core.nab.sigmoid import scaled_sigmoid
-from helpers.core.nab.threshold import sweep
-from helpers.core.nab.windows import (OUTSIDE, PROBATIONARY, probationary_length, sweep_parts,
+from helpers.core.evaluation.nab import loader
+from helpers.core.evaluation.nab.scorer import FileScores, best_threshold, normalised, score_corpus
+from helpers.core.evaluation.nab.sigmoid import scaled_sigmoid
+from helpers.core.evaluation.nab.threshold import sweep
+from helpers.core.evaluation.nab.windows import (OUTSIDE, PROBATIONARY, probationary_length, sweep_parts,
                                       window_indices)
 
 STANDARD = {"CostMatrix": {"tpWeight": 1.0, "fpWeight": 0.11, "fnWeight": 1.0, "tnWeight": 1.0}}

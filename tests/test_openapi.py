@@ -182,7 +182,7 @@ def operations():
 
 @pytest.mark.parametrize("path, method", operations())
 def test_fuzzed_requests_never_fail_and_refusals_store_nothing(fuzz_app, document, monkeypatch, path, method):
-    from helpers.runtime import jobs, training
+    from helpers.runtime.jobs import runner as jobs, training
     # A valid request starts work in a thread; the fuzz is about the request, not hours of scoring.
     monkeypatch.setattr(jobs, "start", lambda *args, **kwargs: None)
     monkeypatch.setattr(training, "start_in_background", lambda *args, **kwargs: None)

@@ -7,7 +7,7 @@ import time
 from sqlalchemy import func, select
 
 from app import create_app
-from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
+from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator
 from helpers.runtime.sampler import Sampler
 from helpers.storage.db import db
 from helpers.storage.models import Reading

@@ -7,7 +7,7 @@ import statistics
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from helpers.core.rolling_stats import RollingMoments
+from helpers.core.stats.rolling_moments import RollingMoments
 
 REL = 1e-9
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
+from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator
 from helpers.runtime import service
 from helpers.runtime.sampler import Sampler
 from helpers.storage import queries

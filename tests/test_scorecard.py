@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.core.scorecard import Event, score
+from helpers.core.evaluation.scorecard import Event, score
 
 
 def test_caught_event_with_its_delay_and_a_missed_one():

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from helpers.core.simulator import DEFAULT_SENSORS
+from helpers.core.line.simulator import DEFAULT_SENSORS
 from helpers.storage import queries
 from tests.helpers_for_tests import FakeClock, drive, started_sampler
 

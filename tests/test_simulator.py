@@ -5,8 +5,8 @@ import statistics
 
 import pytest
 
-from helpers.core.scenarios import SCENARIO_KINDS, Scenario
-from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
+from helpers.core.line.scenarios import SCENARIO_KINDS, Scenario
+from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator
 
 VIB = next(p for p in DEFAULT_SENSORS if p.name == "vibration")
 

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from helpers.core.zscore import (EXCLUDING, LEARNING, RELEARNING, TRACKING, ZScoreDetector,
+from helpers.core.detectors.zscore import (EXCLUDING, LEARNING, RELEARNING, TRACKING, ZScoreDetector,
                                  z_to_score)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 import random
 
-from helpers.core.zscore import ZScoreDetector
-from helpers.core.zscore_alarm import EXTREME, UNUSUAL
+from helpers.core.detectors.zscore import ZScoreDetector
+from helpers.core.detectors.zscore_alarm import EXTREME, UNUSUAL
 from helpers.storage import queries
 from tests.helpers_for_tests import FakeClock, drive, started_sampler
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Protocol
 
-from helpers.core.anomaly_ratio import AnomalyRatio
+from helpers.core.stats.anomaly_ratio import AnomalyRatio
 from helpers.core.detectors.live import DetectorBank, LiveVerdict, ModelLoader, parse_names
-from helpers.core.zscore import Verdict, ZScoreDetector
+from helpers.core.detectors.zscore import Verdict, ZScoreDetector
 
 
 class ShapeVerdict(NamedTuple):

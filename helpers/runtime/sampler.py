@@ -18,12 +18,12 @@ from typing import Any, Callable, Optional, Protocol
 
 from flask import Flask
 
-from helpers.core import zscore_alarm
-from helpers.core.align import LineAligner
+from helpers.core.detectors import zscore_alarm
+from helpers.core.line.align import LineAligner
 from helpers.core.monitor import SensorMonitor
-from helpers.core.scenarios import Scenario
-from helpers.runtime import knn_models, retraining
-from helpers.runtime.alerting import Alerting
+from helpers.core.line.scenarios import Scenario
+from helpers.runtime.jobs import knn_models, retraining
+from helpers.runtime.alerting.observer import Alerting
 from helpers.runtime.retention import RetentionChore
 from helpers.runtime.sources.runner import SourceRunner
 from helpers.storage import forecasts, ingest_queue, lease, queries, sampler_health

@@ -12,8 +12,8 @@ from typing import Optional
 
 from flask import Flask
 
-from helpers.core.simulator import DEFAULT_SENSORS, LineSimulator
-from helpers.runtime.mailer import MailSender
+from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator
+from helpers.runtime.alerting.mailer import MailSender
 from helpers.runtime.sampler import Sampler
 from helpers.runtime.supervisor import Supervisor
 

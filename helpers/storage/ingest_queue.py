@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 
 from sqlalchemy import delete, select, update
 
-from helpers.core.ingest import BatchRejected, Problem, Row, in_order
+from helpers.core.formats.ingest import BatchRejected, Problem, Row, in_order
 from helpers.storage.db import db
 from helpers.storage.models import IngestBatch, IngestKey, Sensor, SensorCounter
 

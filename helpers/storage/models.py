@@ -102,7 +102,7 @@ class Reading(db.Model):
     detectors: Mapped[Optional[str]] = mapped_column(Text)
     # The sensor's verdict_source when this reading was judged (whose flag is ``anomaly``); NULL before it was kept.
     verdict_source: Mapped[Optional[str]] = mapped_column(String(64))
-    # The z-score's excursion alarm (helpers/core/zscore_alarm.py): whether this reading raised it, why
+    # The z-score's excursion alarm (helpers/core/detectors/zscore_alarm.py): whether this reading raised it, why
     # (unusual | extreme), and the likelihood it weighed; NULL while learning (and before they were kept).
     z_alarm: Mapped[Optional[bool]] = mapped_column(Boolean)
     z_alarm_reason: Mapped[Optional[str]] = mapped_column(String(16))

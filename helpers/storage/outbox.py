@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from sqlalchemy import func, or_, select, update
 
-from helpers.core import alert_message
+from helpers.core.alerts import message as alert_message
 from helpers.storage.db import db
 from helpers.storage.models import OutboxMessage
 

@@ -9,9 +9,9 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 from flask import g, has_request_context
 from sqlalchemy import bindparam, case, delete, func, insert, select, update
 
-from helpers.core.scenarios import Scenario as ScenarioSpec
-from helpers.core.settings_schema import SETTINGS, defaults
-from helpers.core.simulator import SensorProfile
+from helpers.core.line.scenarios import Scenario as ScenarioSpec
+from helpers.core.settings import SETTINGS, defaults
+from helpers.core.line.simulator import SensorProfile
 from helpers.storage.alarms import real_fault_spans
 from helpers.storage.db import add_missing_columns, db
 from helpers.storage.models import (BaselineEvent, Line, LineScore, Reading, SamplerLease, Scenario, Sensor,

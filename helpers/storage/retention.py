@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from sqlalchemy import delete, select
 
-from helpers.core.rollup import Minute, merge, summarise
+from helpers.core.formats.thinning import Minute, merge, summarise
 from helpers.storage.db import db
 from helpers.storage.models import Reading, ReadingRollup
 

@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import delete
 
-from helpers.core.session_file import ReplayPlan, SessionFileError
+from helpers.core.formats.session_file import ReplayPlan, SessionFileError
 from helpers.storage import queries
 from helpers.storage.db import db
 from helpers.storage.models import Scenario, Session, Setting

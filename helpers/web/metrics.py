@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from helpers.core.usage_state import HIGH, NORMAL
+from helpers.core.alerts.usage_state import HIGH, NORMAL
 from helpers.storage import metrics_queries
 from helpers.storage.metrics_queries import SamplerHealth, SensorSnapshot, Snapshot
 

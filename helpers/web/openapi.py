@@ -72,9 +72,9 @@ def _setting_schema(spec) -> dict:
 
 def routes() -> list[Route]:
     """Every API route; built on demand from the registries the routes check against."""
-    from helpers.core.scenarios import SCENARIO_KINDS
-    from helpers.core.settings_schema import SETTINGS
-    from helpers.runtime.backtest import SETTING_KEYS
+    from helpers.core.line.scenarios import SCENARIO_KINDS
+    from helpers.core.settings import SETTINGS
+    from helpers.runtime.jobs.backtest import SETTING_KEYS
     from helpers.runtime.sources import KINDS
     from helpers.storage.alarms import CLASSIFICATIONS
     from helpers.web.api.history import MAX_ROLLUP_SECONDS as rollup_max

@@ -36,7 +36,7 @@ import numpy as np
 from helpers.core.detectors import sarima
 from helpers.core.detectors.contract import Timestamp
 from helpers.core.detectors.robust_zscore import robust_scale, z_to_unit
-from helpers.core.detectors.rolling_quantiles import RollingMedianMAD
+from helpers.core.stats.rolling_quantiles import RollingMedianMAD
 
 #: The |z| that scores 0.5, as in the z-score family (so the anomaly likelihood sees scores of the same size).
 Z_HALF = 20.0

@@ -20,7 +20,7 @@ import numpy as np
 
 from helpers.core.detectors.contract import Timestamp
 from helpers.core.detectors.robust_zscore import robust_scale
-from helpers.core.detectors.rolling_quantiles import RollingMedianMAD
+from helpers.core.stats.rolling_quantiles import RollingMedianMAD
 
 
 class Explanation(NamedTuple):

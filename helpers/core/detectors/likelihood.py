@@ -17,7 +17,7 @@ from collections import deque
 from typing import Optional
 
 from helpers.core.detectors.contract import Detector, Timestamp
-from helpers.core.rolling_stats import RollingMoments
+from helpers.core.stats.rolling_moments import RollingMoments
 
 #: A log-likelihood at or above this (a likelihood of 0.99999, NAB's "red") is an alarm.
 ALARM = 0.5

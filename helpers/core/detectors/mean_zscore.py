@@ -1,4 +1,4 @@
-"""The rolling mean/std z-score (:mod:`helpers.core.zscore`, the live sampler's) behind the detector contract.
+"""The rolling mean/std z-score (:mod:`helpers.core.detectors.zscore`, the live sampler's) behind the detector contract.
 
 Its |z| is mapped with :func:`~helpers.core.detectors.robust_zscore.z_to_unit`
 instead of ``erf``, which rounds every |z| beyond about 8 to exactly 1 — a
@@ -11,14 +11,14 @@ from typing import Optional
 
 from helpers.core.detectors.contract import Timestamp
 from helpers.core.detectors.robust_zscore import z_to_unit
-from helpers.core.zscore import LEARNING, Verdict, ZScoreDetector
+from helpers.core.detectors.zscore import LEARNING, Verdict, ZScoreDetector
 
 
 class MeanZScore:
     """Scores ``|x - mean| / std`` of the recent normal readings, mapped to [0, 1).
 
     Parameters:
-        model_size, threshold, relearn_after: as :class:`helpers.core.zscore.ZScoreDetector`
+        model_size, threshold, relearn_after: as :class:`helpers.core.detectors.zscore.ZScoreDetector`
             (readings beyond ``threshold`` are kept out of the model).
         z_half: the |z| that scores 0.5.
 

@@ -39,7 +39,7 @@ from typing import NamedTuple, Optional, Sequence
 from helpers.core.detectors.contract import Timestamp
 from helpers.core.detectors.likelihood import AnomalyLikelihood, SeenRange, log_likelihood
 from helpers.core.detectors.robust_zscore import RobustZScore, SlotBaseline, z_to_unit
-from helpers.core.detectors.rolling_quantiles import RollingMedianMAD
+from helpers.core.stats.rolling_quantiles import RollingMedianMAD
 from helpers.core.detectors.robust_zscore import Explanation as _RZExplanation
 from helpers.core.detectors.robust_zscore import _day_and_second, robust_scale
 

@@ -18,7 +18,7 @@ from collections import deque
 from datetime import datetime
 from typing import NamedTuple, Optional, Union
 
-from helpers.core.detectors.rolling_quantiles import RollingMedianMAD
+from helpers.core.stats.rolling_quantiles import RollingMedianMAD
 
 #: MAD × this estimates the standard deviation of Gaussian noise.
 MAD_TO_STD = 1.4826

@@ -17,7 +17,7 @@ import urllib.request
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
 
-from helpers.core.ingest import epoch_seconds
+from helpers.core.formats.ingest import epoch_seconds
 from helpers.runtime.sources.base import ConfigError, PullSource, Reading, SourceError
 from helpers.runtime.sources.promql import HEADER_SAFE, NO_REDIRECT, check_sensor_names, check_url
 

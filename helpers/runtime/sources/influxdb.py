@@ -25,7 +25,7 @@ import urllib.parse
 import urllib.request
 from typing import Any, Mapping, Optional
 
-from helpers.core.ingest import MAX_BATCH
+from helpers.core.formats.ingest import MAX_BATCH
 from helpers.runtime.sources.base import ConfigError, PullSource, Reading, SourceError
 from helpers.storage import source_configs as configs
 from helpers.storage import verdict_queries

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional
 
 from paho.mqtt import client as mqtt
 
-from helpers.core.series_csv import parse_time
+from helpers.core.formats.series_csv import parse_time
 from helpers.runtime.sources.base import ConfigError, PullSource, Reading, SourceError
 from helpers.storage import source_configs as configs
 

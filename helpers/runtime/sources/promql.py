@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 from typing import Any, Mapping, Optional
 
-from helpers.core.ingest import SENSOR_NAME_MAX
+from helpers.core.formats.ingest import SENSOR_NAME_MAX
 from helpers.runtime.sources.base import ConfigError, PullSource, Reading, SourceError
 
 MODES = ("range", "instant")

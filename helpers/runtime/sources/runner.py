@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from flask import Flask
 
-from helpers.core.ingest import BatchRejected, check_rows
+from helpers.core.formats.ingest import BatchRejected, check_rows
 from helpers.runtime.sources import KINDS
 from helpers.runtime.sources.base import PullSource
 from helpers.storage import ingest_queue, queries

@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 from typing import Any, Mapping, Optional
 
-from helpers.core.ingest import SENSOR_NAME_MAX
+from helpers.core.formats.ingest import SENSOR_NAME_MAX
 from helpers.runtime.sources.base import ConfigError, PullSource, Reading, SourceError
 
 SENSORS = ("cpu_percent", "memory_percent", "disk_read_bytes_per_s", "disk_write_bytes_per_s",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from helpers.runtime import backtest, jobs
+from helpers.runtime.jobs import backtest, runner as jobs
 from helpers.web.api import bp
 from helpers.web.errors import ApiError
 from helpers.web.params import json_object

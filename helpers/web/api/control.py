@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from helpers.core.settings_schema import SETTINGS, SettingError, coerce, validate_changes
+from helpers.core.settings import SETTINGS, SettingError, coerce, validate_changes
 from helpers.storage import queries
 from helpers.web.api import bp
 from helpers.web.errors import ApiError

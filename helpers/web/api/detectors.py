@@ -5,7 +5,7 @@ from flask import current_app, request
 
 from helpers.core.detectors import catalog, knn_classifier
 from helpers.core.detectors.live import SUPERVISED
-from helpers.runtime import knn_models
+from helpers.runtime.jobs import knn_models
 from helpers.storage import forecasts, queries
 from helpers.web.api import bp
 from helpers.web.params import sensor_named

@@ -6,8 +6,8 @@ import json
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from helpers.runtime import evaluation_runs as runs
-from helpers.runtime import jobs
+from helpers.runtime.jobs import evaluation_runs as runs
+from helpers.runtime.jobs import runner as jobs
 from helpers.web.api import bp
 from helpers.web.errors import ApiError
 from helpers.web.params import json_object

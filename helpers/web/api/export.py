@@ -9,7 +9,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 from flask import Response, request, stream_with_context
 
-from helpers.core.series_csv import epoch_seconds
+from helpers.core.formats.series_csv import epoch_seconds
 from helpers.storage import export_queries, queries
 from helpers.storage.models import Sensor
 from helpers.web.api import bp

@@ -5,7 +5,7 @@ import time
 
 from flask import current_app, request
 
-from helpers.core import ingest
+from helpers.core.formats import ingest
 from helpers.storage import ingest_queue, queries, tokens
 from helpers.web.api import bp
 from helpers.web.errors import ApiError

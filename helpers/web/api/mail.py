@@ -5,8 +5,8 @@ import time
 
 from flask import current_app, request
 
-from helpers.core.alert_message import parse_addresses
-from helpers.runtime import mailer
+from helpers.core.alerts.message import parse_addresses
+from helpers.runtime.alerting import mailer
 from helpers.storage import outbox
 from helpers.web.api import bp
 from helpers.web.errors import ApiError, error_response

@@ -7,8 +7,8 @@ from typing import Optional
 import numpy as np
 from flask import current_app, request
 
-from helpers.core.series_csv import epoch_seconds
-from helpers.runtime import training
+from helpers.core.formats.series_csv import epoch_seconds
+from helpers.runtime.jobs import training
 from helpers.storage import model_registry as registry
 from helpers.storage import queries
 from helpers.web.api import bp

@@ -9,8 +9,8 @@ from typing import Any
 
 from flask import current_app, jsonify, request
 
-from helpers.core.downsample import keep_anomalies_and_every_kth
-from helpers.core.scenarios import SCENARIO_KINDS
+from helpers.core.formats.thinning import keep_anomalies_and_every_kth
+from helpers.core.line.scenarios import SCENARIO_KINDS
 from helpers.storage import lease, queries, sampler_health
 from helpers.web.api import bp
 from helpers.web.errors import ApiError

@@ -6,8 +6,8 @@ import time
 
 from flask import Response, request, stream_with_context
 
-from helpers.core.scorecard import DEFAULT_GRACE_S, Event, score
-from helpers.core.session_file import SessionFileError, parse_replay, to_csv_lines
+from helpers.core.evaluation.scorecard import DEFAULT_GRACE_S, Event, score
+from helpers.core.formats.session_file import SessionFileError, parse_replay, to_csv_lines
 from helpers.storage import alarms, queries, sessions
 from helpers.web.api import bp
 from helpers.web.errors import ApiError

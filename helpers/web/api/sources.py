@@ -9,7 +9,7 @@ import time
 
 from flask import current_app, request
 
-from helpers.core import series_csv
+from helpers.core.formats import series_csv
 from helpers.runtime.sources import KINDS
 from helpers.runtime.sources.base import ConfigError
 from helpers.storage import ingest_queue, queries

@@ -1,0 +1,228 @@
+"""``flask`` commands; each wraps a plain function that a test can call."""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import signal
+import sys
+from typing import IO, NamedTuple
+
+import click
+from click.core import ParameterSource
+from flask import Flask, current_app
+
+from helpers.config import setting_seeds
+from helpers.core.formats import series_csv
+from helpers.core.evaluation.batch import DETECTORS, MULTIVARIATE, score_series
+from helpers.core.lstm.windows import NotEnoughDataError
+from helpers.core.line.simulator import DEFAULT_SENSORS
+from helpers.runtime.service import SamplerThread
+from helpers.storage import queries
+
+
+class InputError(click.ClickException):
+    """Bad input: a clear message and exit code 2."""
+
+    exit_code = 2
+
+
+def init_db() -> None:
+    queries.init_db(DEFAULT_SENSORS, setting_seeds(current_app.config), current_app.config["SIMULATOR_SEED"])
+
+
+def read_series(stream: IO[str], name: str) -> tuple[list[str], list[float]]:
+    """Read ``timestamp,value`` rows; any problem is an InputError naming the line."""
+    try:
+        return series_csv.read_series(stream, name)
+    except series_csv.SeriesError as exc:
+        raise InputError(str(exc)) from None
+
+
+def score_file(source: IO[str], name: str, output: IO[str], detector: str, options: dict) -> int:
+    timestamps, values = read_series(source, name)
+    writer = csv.writer(output, lineterminator="\n")
+    writer.writerow(["timestamp", "value", "score", "anomaly"])
+    flagged = 0
+    for ts, value, (score, anomaly) in zip(timestamps, values,
+                                           score_series(values, detector, options, timestamps=timestamps)):
+        writer.writerow([ts, repr(value), f"{score:.6f}", int(anomaly)])
+        flagged += anomaly
+    return flagged
+
+
+TIME_COLUMNS = ("timestamp", "datetime", "time")
+
+
+class Table(NamedTuple):
+    """A CSV read for a multivariate detector: one time column and every numeric column."""
+
+    timestamps: list[str]
+    columns: list[str]
+    rows: list[list[float]]
+    ignored: list[str]
+
+
+def read_table(stream: IO[str], name: str) -> Table:
+    """Read a time column (timestamp, datetime or time) and every numeric column; InputError names the line.
+
+    The separator, ``,`` or ``;``, is whichever the header line has more of; with
+    ``;`` a decimal comma (``1,5``) is read as a decimal point. A column is a value
+    column when its first data row holds a number; other columns are ignored.
+    """
+    text = stream.read()
+    if not text.strip():
+        raise InputError(f"{name}: the file is empty")
+    header_line = text.split("\n", 1)[0]
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = [cell.strip() for cell in next(reader)]
+    lowered = [cell.lower() for cell in header]
+    time_index = next((lowered.index(c) for c in TIME_COLUMNS if c in lowered), None)
+    if time_index is None:
+        raise InputError(f"{name}: no time column; expected one named timestamp, datetime or time "
+                         f"(found {','.join(header)})")
+    lines = [(reader.line_num, [cell.strip() for cell in row]) for row in reader if any(c.strip() for c in row)]
+    if not lines:
+        raise InputError(f"{name}: no data rows after the header")
+    first = lines[0][1]
+    others = [i for i in range(len(header)) if i != time_index]
+    value_indexes = [i for i in others if i < len(first) and _parse(first[i], delimiter) is not None]
+    if not value_indexes:
+        raise InputError(f"{name}: no numeric column besides {header[time_index]} (found {','.join(header)})")
+    timestamps, rows = [], []
+    for line, cells in lines:
+        if len(cells) != len(header):
+            raise InputError(f"{name}, line {line}: {len(cells)} fields where the header has {len(header)}")
+        row = []
+        for i in value_indexes:
+            value = _parse(cells[i], delimiter)
+            if value is None:
+                raise InputError(f"{name}, line {line}: {header[i]} {cells[i]!r} is not a number")
+            if not math.isfinite(value):
+                raise InputError(f"{name}, line {line}: {header[i]} {cells[i]!r} is not a finite number")
+            row.append(value)
+        timestamps.append(cells[time_index])
+        rows.append(row)
+    return Table(timestamps, [header[i] for i in value_indexes], rows,
+                 [header[i] for i in others if i not in value_indexes])
+
+
+def _parse(raw: str, delimiter: str) -> float | None:
+    try:
+        return float(raw.replace(",", ".") if delimiter == ";" else raw)
+    except ValueError:
+        return None
+
+
+def score_table_file(source: IO[str], name: str, output: IO[str], detector: str, options: dict,
+                     per_column: bool = False) -> int:
+    """Score every value column together (one model), or each alone with ``per_column``; returns the flags.
+
+    Columns written: one value column → ``timestamp,value,score,anomaly``; several
+    with one model → ``timestamp,<columns>,score,anomaly``; several per column →
+    ``timestamp,<columns>,<column>_score,<column>_anomaly`` for each column.
+    Nothing is written until every row is scored.
+    """
+    table = read_table(source, name)
+    if table.ignored:
+        click.echo(f"{name}: ignoring non-numeric column(s) {', '.join(table.ignored)}", err=True)
+    single = len(table.columns) == 1
+    if per_column or single:
+        groups = [[row[i] for row in table.rows] for i in range(len(table.columns))]
+    else:
+        groups = [table.rows]
+    try:
+        results = [list(score_series(values, detector, options)) for values in groups]
+    except NotEnoughDataError as error:
+        raise InputError(f"{name}: {error} (--train-rows sets how many rows train)") from None
+    if single:
+        header = ["timestamp", "value", "score", "anomaly"]
+    elif per_column:
+        header = ["timestamp", *table.columns, *(f"{c}_{part}" for c in table.columns for part in ("score", "anomaly"))]
+    else:
+        header = ["timestamp", *table.columns, "score", "anomaly"]
+    writer = csv.writer(output, lineterminator="\n")
+    writer.writerow(header)
+    for index, (ts, row) in enumerate(zip(table.timestamps, table.rows)):
+        verdicts = [result[index] for result in results]
+        writer.writerow([ts, *map(repr, row), *(cell for score, anomaly in verdicts
+                                                 for cell in (f"{score:.6f}", int(anomaly)))])
+    return sum(anomaly for result in results for _, anomaly in result)
+
+
+_DETECTOR_OPTIONS = {"zscore": ("threshold", "model_size", "relearn_after"),
+                     "lstm": ("train_rows", "seed", "epochs", "time_steps", "per_column")}
+
+
+def _refuse_foreign_options(ctx: click.Context, detector: str) -> None:
+    """An option of another detector is an error, not silently ignored."""
+    for other, names in _DETECTOR_OPTIONS.items():
+        for option in names:
+            if other != detector and ctx.get_parameter_source(option) is ParameterSource.COMMANDLINE:
+                raise click.UsageError(f"--{option.replace('_', '-')} applies to --detector {other}, "
+                                       f"not {detector}")
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db_command():
+        """Create the tables and seed the default line, sensors and settings."""
+        init_db()
+        click.echo(f"database ready: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
+
+    @app.cli.command("score")
+    @click.argument("input_csv", type=click.File("r", encoding="utf-8"))
+    @click.option("--detector", type=click.Choice(sorted(DETECTORS)), default="zscore", show_default=True)
+    @click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), required=True,
+                  help="where to write timestamp,value,score,anomaly")
+    @click.option("--threshold", type=click.FloatRange(min=0.1, max=100.0), default=3.0, show_default=True,
+                  help="zscore: |z| above which a reading is an anomaly")
+    @click.option("--model-size", type=click.IntRange(min=2, max=100_000), default=100, show_default=True,
+                  help="zscore: recent normal readings in the model")
+    @click.option("--relearn-after", type=click.IntRange(min=1, max=100_000), default=30, show_default=True,
+                  help="zscore: anomalies in a row that restart the model")
+    @click.option("--train-rows", type=click.IntRange(min=1), default=None,
+                  help="lstm: train on the first N rows  [default: 15 % of the rows]")
+    @click.option("--seed", type=int, default=None, help="lstm: seed, for the same output on every run")
+    @click.option("--epochs", type=click.IntRange(min=1, max=10_000), default=20, show_default=True,
+                  help="lstm: training passes over the training rows")
+    @click.option("--time-steps", type=click.IntRange(min=2, max=10_000), default=15, show_default=True,
+                  help="lstm: readings per window")
+    @click.option("--per-column", is_flag=True,
+                  help="lstm: one model per value column (writes <column>_score,<column>_anomaly for each)")
+    @click.pass_context
+    def score_command(ctx, input_csv, detector, output, threshold, model_size, relearn_after,
+                      train_rows, seed, epochs, time_steps, per_column):
+        """Run a detector causally over INPUT_CSV and write a score for every row.
+
+        zscore reads timestamp,value. lstm reads a time column (timestamp, datetime or
+        time) and every numeric column, separated by , or ;, trains one model over
+        all of them (or one per column with --per-column) on the first rows, then
+        scores the rest; its score is error/(error+threshold), so 0.5 is the threshold.
+        """
+        _refuse_foreign_options(ctx, detector)
+        if detector in MULTIVARIATE:
+            options = {"train_rows": train_rows, "seed": seed, "epochs": epochs, "time_steps": time_steps,
+                       "progress": lambda epoch, total, loss: click.echo(
+                           f"{detector}: epoch {epoch}/{total}, loss {loss:.5f}", err=True)}
+            flagged = score_table_file(input_csv, input_csv.name, output, detector, options, per_column)
+        else:
+            options = {"z_threshold": threshold, "model_size": model_size, "relearn_after": relearn_after}
+            flagged = score_file(input_csv, input_csv.name, output, detector, options)
+        click.echo(f"scored {input_csv.name} with {detector}: {flagged} anomalies", err=True)
+
+    @app.cli.command("sampler")
+    def sampler_command():
+        """Run the sampler in the foreground (set SAMPLER_AUTOSTART=0 on the web workers).
+
+        Supervised as in a web worker: a sampler thread that dies is recorded (/healthz shows it) and
+        restarted with backoff, so a foreground sampler left running for weeks does not stop for good.
+        """
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        init_db()
+        runner = SamplerThread(current_app._get_current_object())
+        signal.signal(signal.SIGTERM, lambda *_: runner.stop_event.set())
+        runner.run_in_foreground()
+        sys.exit(0)

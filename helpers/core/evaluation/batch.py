@@ -1,0 +1,126 @@
+"""Run a detector causally over a whole series: the path `flask score` (and later `flask evaluate`) share."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
+
+from helpers.core.detectors.contract import run
+from helpers.core.detectors.likelihood import ALARM
+from helpers.core.detectors.ensemble import is_spec
+from helpers.core.detectors.presets import PRESETS, alarm, make, needs_timestamps, uses_timestamps
+from helpers.core.detectors.robust_zscore import z_to_unit
+from helpers.core.lstm.windows import NotEnoughDataError, as_table
+from helpers.core.detectors.zscore import ZScoreDetector, z_to_score
+
+# Share of a series the lstm detector trains on when the caller does not say.
+LSTM_TRAIN_SHARE = 0.15
+
+
+def _zscore(values: Iterable[float], options: Mapping[str, Any]) -> Iterator[tuple[float, bool]]:
+    detector = ZScoreDetector(options.get("model_size", 100), options.get("z_threshold", 3.0),
+                              options.get("relearn_after", 30))
+    for x in values:
+        verdict = detector.update(x)
+        yield z_to_score(verdict.z), verdict.anomaly
+
+
+def _zscore_alarm(values: Iterable[float], options: Mapping[str, Any]) -> Iterator[tuple[float, bool]]:
+    """The same live z-score's excursion alarms (:mod:`helpers.core.detectors.zscore_alarm`): 1 at an alarm, else 0.
+
+    The alarm is a yes or no, so its score is too: a threshold sweep has nothing to pick.
+    """
+    detector = ZScoreDetector(options.get("model_size", 100), options.get("z_threshold", 3.0),
+                              options.get("relearn_after", 30))
+    for x in values:
+        alarm = detector.update(x).alarm
+        yield (1.0 if alarm else 0.0), alarm
+
+
+def _lstm(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, bool]]:
+    """Train on the first rows (taken as normal), then score the rest causally.
+
+    ``values`` are numbers or rows of numbers (one model over all columns).
+    Options: ``train_rows`` (default 15 % of the series), ``time_steps``,
+    ``epochs``, ``seed``, ``device``, ``progress``. Training rows yield
+    ``(0.0, False)``; the others ``error / (error + threshold)`` (0.5 at the
+    threshold) and the flag. Too few rows → NotEnoughDataError.
+    """
+    # torch loads only when this detector runs, not in every process that imports the batch path.
+    from helpers.core.lstm.scorer import LSTMScorer, error_to_score
+    from helpers.core.lstm.trainer import train
+
+    table = as_table(list(values))
+    train_rows = options.get("train_rows") or math.ceil(LSTM_TRAIN_SHARE * len(table))
+    if train_rows >= len(table):
+        raise NotEnoughDataError(f"training on {train_rows} of {len(table)} rows leaves none to score")
+    time_steps = options.get("time_steps", 15)
+    try:
+        trained = train(table[:train_rows], time_steps=time_steps, epochs=options.get("epochs", 20),
+                        seed=options.get("seed"), device=options.get("device", "auto"),
+                        progress=options.get("progress"))
+    except NotEnoughDataError as error:
+        raise NotEnoughDataError(f"training on the first {train_rows} of {len(table)} rows: {error}") from None
+    scorer = LSTMScorer(trained)
+    scorer.score_series(table[train_rows - time_steps + 1:train_rows])  # the window before the first scored row
+    scored = [(error_to_score(v.error, scorer.threshold), v.anomaly) for v in scorer.score_series(table[train_rows:])]
+    return [(0.0, False)] * train_rows + scored
+
+
+def _preset(name: str) -> Callable[[Iterable, Mapping[str, Any]], Iterator[tuple[float, bool]]]:
+    """A z-score-family preset (:mod:`helpers.core.detectors.presets`) as a batch detector.
+
+    Readings before it is ready yield ``(0.0, False)``. The flag: a log-likelihood at
+    or above :data:`~helpers.core.detectors.likelihood.ALARM` for ``+likelihood``
+    presets, else |z| above ``z_threshold`` (default 3); ``knn`` and ensembles flag at
+    :func:`~helpers.core.detectors.presets.alarm`. Seasonal presets read
+    ``options["timestamps"]`` (one per value) and refuse to run without them; ``forecast``
+    presets read them when given.
+    """
+    def detect(values: Iterable, options: Mapping[str, Any]) -> Iterator[tuple[float, bool]]:
+        timestamps = options.get("timestamps")
+        seasonal = needs_timestamps(name)
+        if seasonal and timestamps is None:
+            raise ValueError(f"{name} judges each reading against the same time of day: it needs timestamps")
+        detector = make(name)
+        if name.endswith("+likelihood"):
+            def flag(score: float) -> bool:
+                return score >= ALARM
+        elif hasattr(detector, "z_half"):
+            cut = z_to_unit(options.get("z_threshold", 3.0), detector.z_half)
+
+            def flag(score: float) -> bool:
+                return score > cut
+        else:
+            level = alarm(name, options.get("z_threshold", 3.0))
+
+            def flag(score: float) -> bool:
+                return score >= level
+        scores = run(detector, values, timestamps if seasonal or uses_timestamps(name) else None)
+        return ((0.0, False) if score is None else (score, flag(score)) for score in scores)
+    return detect
+
+
+DETECTORS: dict[str, Callable[[Iterable, Mapping[str, Any]], Iterable[tuple[float, bool]]]] = {
+    "zscore": _zscore,
+    "zscore_alarm": _zscore_alarm,
+    "lstm": _lstm,
+    **{name: _preset(name) for name in PRESETS},
+}
+
+# Detectors that take several value columns at once (one row of numbers per reading).
+MULTIVARIATE = {"lstm"}
+
+
+def score_series(values: Iterable, detector: str, options: Mapping[str, Any],
+                 timestamps: Optional[Sequence[str]] = None) -> Iterable[tuple[float, bool]]:
+    """``(score, anomaly)`` per value, in order; each sees only the values before it (and itself).
+
+    ``timestamps`` (one per value, as read) reach the detector as ``options["timestamps"]``;
+    only the seasonal presets use them. Besides the registered names, ``detector`` may be an
+    ensemble spec such as ``max:a,b`` or ``vote2:a,b,c`` over the presets.
+    """
+    if timestamps is not None:
+        options = {**options, "timestamps": timestamps}
+    if detector not in DETECTORS and is_spec(detector):
+        return _preset(detector)(values, options)
+    return DETECTORS[detector](values, options)
