@@ -176,8 +176,11 @@ def test_overview_anomalies_and_last_hour(app, client):
     assert hour["downsampled"] is True and len(hour["points"]) <= 2100
     all_anomalies = client.get("/get_data?sensor=vibration&window=10000").get_json()["points"]
     assert sum(p["anomaly"] for p in hour["points"]) == sum(p["anomaly"] for p in all_anomalies)
+    # The stored readings end about now; how many fall in the last minute depends on how long driving took.
+    before = sum(p["t"] >= time.time() - 60 for p in all_anomalies)
     short = client.get("/get_data?sensor=vibration&seconds=60").get_json()
-    assert short["downsampled"] is False and 540 <= len(short["points"]) <= 600
+    after = sum(p["t"] >= time.time() - 60 for p in all_anomalies)
+    assert short["downsampled"] is False and after <= len(short["points"]) <= before and before > 0
     for bad in ("seconds=0", "seconds=86401", "seconds=x"):
         assert client.get(f"/get_data?sensor=vibration&{bad}").get_json()["field"] == "seconds"
     assert client.get("/api/anomalies?limit=0").status_code == 400
