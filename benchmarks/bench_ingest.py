@@ -48,7 +48,9 @@ from app import create_app  # noqa: E402
 from helpers.core.formats import ingest  # noqa: E402
 from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator  # noqa: E402
 from helpers.runtime.sampler import Sampler  # noqa: E402
-from helpers.storage import ingest_queue, queries, tokens  # noqa: E402
+from helpers.storage import ingest_queue, tokens
+from helpers.storage import line as line_store
+from helpers.storage import settings as settings_store
 from helpers.storage.db import db  # noqa: E402
 
 SENSORS_PER_THREAD = 4
@@ -134,7 +136,7 @@ def prepare(db_url: str) -> str:
     """Create and seed the database, switch the line to pushed data, make a token."""
     app = create_app({"DATABASE_URL": db_url, "SAMPLER_AUTOSTART": False})
     with app.app_context():
-        queries.save_settings({"source": "push"})
+        settings_store.save_settings({"source": "push"})
         token = tokens.create("bench", time.time())
         db.session.remove()
     return token
@@ -287,8 +289,8 @@ def stages_once(db_path: Path, size: int, batches: int) -> list[tuple[str, float
     checked = [ingest.check_rows(i, now, 300.0) for i in items]
     out.append(("check_rows (ISO 8601 times, values)", (time.perf_counter() - t) / n))
     with app.app_context():
-        queries.save_settings({"source": "push"})
-        line_id = queries.the_line().id
+        settings_store.save_settings({"source": "push"})
+        line_id = line_store.the_line().id
         # The first batch registers the sensors and the sampler's monitors for them, outside the timing.
         ingest_queue.accept(checked[0], "bench", line_id, True, now, "stage:0")
         sampler = Sampler(app, LineSimulator(DEFAULT_SENSORS, seed=1), clock=time.time)

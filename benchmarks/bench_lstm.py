@@ -87,7 +87,8 @@ def bench_sampler_with_lstm(seconds: float) -> tuple[str, str, str, str]:
     from helpers.runtime.jobs import training
     from helpers.runtime.sampler import Sampler
     from helpers.storage import model_registry as registry
-    from helpers.storage import queries
+    from helpers.storage import line as line_store
+    from helpers.storage import settings as settings_store
 
     class Clock:
         now = time.time()
@@ -105,14 +106,14 @@ def bench_sampler_with_lstm(seconds: float) -> tuple[str, str, str, str]:
             sampler.start()
         sampler_rate(app, sampler, clock, 2.0)  # history to train on
         with app.app_context():
-            for sensor in queries.all_sensors():
+            for sensor in line_store.all_sensors():
                 job = training.request_training(app, registry.sensor_target(sensor.name), "cli")
                 training.run_job(app, job.id)
-            queries.save_settings({"lstm_enabled": True})
+            settings_store.save_settings({"lstm_enabled": True})
         with_lstm = sampler_rate(app, sampler, clock, seconds)
         assert all(m.shape is not None for m in sampler.monitors.values()), "every sensor scored by its LSTM"
         with app.app_context():
-            queries.save_settings({"lstm_enabled": False})
+            settings_store.save_settings({"lstm_enabled": False})
         alone = sampler_rate(app, sampler, clock, seconds)
     return ("sampler into SQLite, 4 sensors", f"{with_lstm:,.0f} readings/s with every LSTM on",
             f"{alone:,.0f} readings/s z-score alone", compare(1 / with_lstm, 1 / alone))
@@ -127,7 +128,8 @@ def bench_rate_during_training(epochs: int) -> tuple[str, str, str, str]:
     from helpers.runtime.jobs import training
     from helpers.runtime.service import SamplerThread
     from helpers.storage import model_registry as registry
-    from helpers.storage import queries
+    from helpers.storage import line as line_store
+    from helpers.storage import settings as settings_store
 
     rate_hz, sensors = 50.0, len(DEFAULT_SENSORS)
     with tempfile.TemporaryDirectory() as tmp:
@@ -157,7 +159,7 @@ def bench_rate_during_training(epochs: int) -> tuple[str, str, str, str]:
 
             quiet = measure(8.0)
             with app.app_context():
-                job_id = training.request_training(app, registry.sensor_target(queries.all_sensors()[0].name),
+                job_id = training.request_training(app, registry.sensor_target(line_store.all_sensors()[0].name),
                                                    "cli").id
             worker = threading.Thread(target=train_one)
             started = time.time()

@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 from helpers.runtime.alerting.mailer import MailSender
 from helpers.runtime.sampler import Sampler
 from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import scenarios as scenario_store
+from helpers.storage import sessions as session_store
 from helpers.storage.db import db
 from helpers.storage.models import Alarm, Reading
 from tests.conftest import make_app
@@ -28,8 +30,8 @@ def alert_app(tmp_path, port, **overrides):
 
 def inject(app, clock, sensor="vibration", seconds=12.0, magnitude=8.0):
     with app.app_context():
-        started = queries.current_session().started_at
-        queries.create_scenario(queries.sensor_by_name(sensor), "level_shift", magnitude,
+        started = session_store.current_session().started_at
+        scenario_store.create_scenario(line_store.sensor_by_name(sensor), "level_shift", magnitude,
                                 clock.now + 1 - started, seconds, clock.now)
 
 
@@ -100,7 +102,7 @@ def test_a_burst_inside_the_cooldown_sends_one_message(tmp_path, smtp):
         drive(app, sampler, clock, 60.0, tick=0.5)
         sender.step()
     with app.app_context():
-        alarms = db.session.scalars(select(Alarm).where(Alarm.sensor_id == queries.sensor_by_name("vibration").id,
+        alarms = db.session.scalars(select(Alarm).where(Alarm.sensor_id == line_store.sensor_by_name("vibration").id,
                                                         Alarm.rule == "burst").order_by(Alarm.id)).all()
         assert len(alarms) == 2 and [a.notify for a in alarms] == [True, False]
         assert "cooldown" in alarms[1].suppressed

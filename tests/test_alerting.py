@@ -4,7 +4,10 @@ import pytest
 from helpers.core.alerts.rules import BurstWindow, SensorAlerts
 from helpers.core.alerts.usage_state import HIGH, NORMAL, UsageState
 from helpers.storage import alarms as store
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
+from helpers.storage import scenarios as scenario_store
+from helpers.storage import sessions as session_store
 from tests.conftest import make_app
 from tests.helpers_for_tests import FakeClock, drive, started_sampler
 
@@ -124,8 +127,8 @@ def line(tmp_path):
 
 def inject(app, clock, sensor="vibration", seconds=15.0, kind="level_shift", magnitude=8.0):
     with app.app_context():
-        started = queries.current_session().started_at
-        queries.create_scenario(queries.sensor_by_name(sensor), kind, magnitude, clock.now + 1 - started,
+        started = session_store.current_session().started_at
+        scenario_store.create_scenario(line_store.sensor_by_name(sensor), kind, magnitude, clock.now + 1 - started,
                                 seconds, clock.now)
 
 
@@ -161,7 +164,7 @@ def test_no_state_or_alarm_while_learning_then_a_fault_raises_both_and_they_clea
 def recent_flags(app, clock, sensor="vibration", seconds=90.0):
     """(t, value, z, anomaly) of the sensor's last readings: what a failed clearing assertion needs to be read."""
     with app.app_context():
-        rows = queries.readings_since_time(queries.sensor_by_name(sensor).id, clock.now - seconds)
+        rows = reading_store.readings_since_time(line_store.sensor_by_name(sensor).id, clock.now - seconds)
     return [(round(r["t"] - T0, 1), round(r["value"], 2), r.get("z") and round(r["z"], 2), r["anomaly"])
             for r in rows]
 
@@ -183,10 +186,10 @@ def test_acknowledge_classify_and_real_faults_stay_out_of_training_data(line):
     assert marked.get_json()["classification"] == "real_fault"
     assert client.get("/api/scorecard").get_json()["operator_marks"]["real_fault"] == 1
     with app.app_context():
-        sensor = queries.sensor_by_name(alarm["sensor"])
+        sensor = line_store.sensor_by_name(alarm["sensor"])
         spans = store.real_fault_spans(sensor.id, clock.now)
-        values, excluded, first_t, last_t = queries.training_readings(sensor.id, None, None, 10_000)
-        rows = queries.readings_since_time(sensor.id, 0)
+        values, excluded, first_t, last_t = reading_store.training_readings(sensor.id, None, None, 10_000)
+        rows = reading_store.readings_since_time(sensor.id, 0)
     inside = [r for r in rows if spans[0][0] <= r["t"] <= spans[0][1]]
     assert inside and len(values) <= len(rows) - len(inside)
 
@@ -199,7 +202,7 @@ def test_a_shelved_sensor_and_a_maintenance_window_record_alarms_without_sending
     assert shelf.status_code == 201
     # Shelves and windows are real-time; the fake clock runs in 2027, so cover it explicitly.
     with app.app_context():
-        store.add_maintenance(queries.sensor_by_name("pressure").id, clock.now - 1, clock.now + 3600, "pump swap",
+        store.add_maintenance(line_store.sensor_by_name("pressure").id, clock.now - 1, clock.now + 3600, "pump swap",
                               "Bo", real_time.time())
         shelf_row = store.db.session.get(store.Shelf, shelf.get_json()["id"])
         shelf_row.created_at, shelf_row.until = clock.now - 1, clock.now + 3600

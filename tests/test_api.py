@@ -147,11 +147,12 @@ def test_wrong_method_is_json_405(client):
 
 
 def test_rebaseline_is_recorded_with_its_time(client, app):
-    from helpers.storage import queries
+    from helpers.storage import baselines as baseline_store
+    from helpers.storage import line as line_store
     assert client.post("/send_control", json={"rebaseline": "vibration"}).status_code == 200
     with app.app_context():
-        pending = queries.pending_rebaselines()
-        sensor = queries.sensor_by_name("vibration")
+        pending = baseline_store.pending_rebaselines()
+        sensor = line_store.sensor_by_name("vibration")
     assert [sensor_id for _, sensor_id in pending] == [sensor.id]
 
 

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from helpers.core.evaluation import backtest as core
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import scenarios as scenario_store
+from helpers.storage import sessions as session_store
 from tests.conftest import make_app
 from tests.helpers_for_tests import FakeClock, drive, started_sampler
 
@@ -20,10 +22,10 @@ def history(tmp_path):
     sampler = started_sampler(app, clock)
     drive(app, sampler, clock, 60.0, tick=0.5)
     with app.app_context():
-        sensor = queries.sensor_by_name("vibration")
-        started = queries.current_session().started_at
-        queries.create_scenario(sensor, "level_shift", 6.0, clock.now + 10 - started, 15.0, clock.now)
-        queries.create_scenario(sensor, "spike", 8.0, clock.now + 80 - started, 3.0, clock.now)
+        sensor = line_store.sensor_by_name("vibration")
+        started = session_store.current_session().started_at
+        scenario_store.create_scenario(sensor, "level_shift", 6.0, clock.now + 10 - started, 15.0, clock.now)
+        scenario_store.create_scenario(sensor, "spike", 8.0, clock.now + 80 - started, 3.0, clock.now)
     drive(app, sampler, clock, 120.0, tick=0.5)
     return app, clock
 

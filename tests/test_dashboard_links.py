@@ -14,7 +14,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
 from helpers.storage.db import db
 from helpers.storage.models import Sensor
 from tests.browser_support import watch
@@ -176,12 +177,12 @@ def test_a_moment_without_readings_says_so(page, server):
 def add_sensor(app, name, label, unit, values):
     """What a source's auto-registration leaves behind: a new sensor with a few judged readings."""
     with app.app_context():
-        line_id = queries.all_sensors()[0].line_id
+        line_id = line_store.all_sensors()[0].line_id
         sensor = Sensor(line_id=line_id, name=name, label=label, unit=unit)
         db.session.add(sensor)
         db.session.commit()
         now = time.time()
-        queries.insert_readings([{
+        reading_store.insert_readings([{
             "sensor_id": sensor.id, "t": now - (len(values) - i) * 0.1, "value": value, "mean": None,
             "std": None, "z": None, "threshold": 3.0, "anomaly": False, "zscore_anomaly": False,
             "lstm_score": None, "lstm_threshold": None, "lstm_anomaly": None, "anomaly_ratio": 0.0,

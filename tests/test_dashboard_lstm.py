@@ -18,7 +18,7 @@ import requests
 from playwright.sync_api import expect
 
 from helpers.runtime.service import SamplerThread
-from helpers.storage import queries
+from helpers.storage import sessions as session_store
 from tests.conftest import RestartableServer, make_app
 from tests.helpers_for_tests import FakeClock, drive, started_sampler
 from tests.browser_support import watch
@@ -38,7 +38,7 @@ def live(tmp_path_factory):
     app = make_app(tmp, SAMPLE_RATE_HZ=10.0, MODEL_SIZE=20, SAMPLER_FLUSH_SECONDS=0.1, TRAINING_EPOCHS=EPOCHS,
                    MODELS_DIR=str(tmp / "models"))
     with app.app_context():  # a session that began 70 s ago, so the fake clock's readings belong to it
-        started = queries.start_session(1, time.time() - 70).started_at
+        started = session_store.start_session(1, time.time() - 70).started_at
     clock = FakeClock(started)
     drive(app, started_sampler(app, clock), clock, 65.0, tick=0.5)
     sampler = SamplerThread(app).start()  # goes on from the newest stored reading, in real time

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from helpers.storage import export_queries, queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
 from helpers.storage.db import db
 from tests.helpers_for_tests import FakeClock, drive, started_sampler
 
@@ -30,13 +31,13 @@ def reading(sensor_id, t, value, **extra):
 
 def store(app, rows):
     with app.app_context():
-        queries.insert_readings(rows)
+        reading_store.insert_readings(rows)
         db.session.commit()
 
 
 def sensor_ids(app):
     with app.app_context():
-        return {s.name: s.id for s in queries.all_sensors()}
+        return {s.name: s.id for s in line_store.all_sensors()}
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_header_rows_and_verdicts_match_the_store(judged, client):
                       "lstm_threshold,lstm_anomaly,anomaly_ratio,baseline_state,scenario_id,z_alarm,z_likelihood")
     rows = rows_of(response)
     with judged.app_context():
-        stored = queries.readings_since_time(queries.sensor_by_name("vibration").id, 0)
+        stored = reading_store.readings_since_time(line_store.sensor_by_name("vibration").id, 0)
     assert len(rows) == len(stored) >= 10
     for got, want in zip(rows, stored):
         assert got["sensor"] == "vibration"
@@ -139,13 +140,13 @@ def test_a_large_export_is_streamed_in_chunks_never_held_whole(app, client):
     response.close()
     body = b"".join(p if isinstance(p, bytes) else p.encode() for p in pieces).decode()
     assert len(body.splitlines()) == n + 1
-    assert len(pieces) >= 1 + n // export_queries.CHUNK  # the header, then one piece per chunk
+    assert len(pieces) >= 1 + n // reading_store.CHUNK  # the header, then one piece per chunk
     assert max(len(p) for p in pieces) < len(body) / 3
     # The query side fetches at most CHUNK rows per query, one sensor or several merged.
     with app.app_context():
-        sensors = queries.all_sensors()
-        chunks = list(export_queries.export_chunks(sensors, None, None, chunk=3_000))
-        per_sensor = list(export_queries.sensor_chunks(ids["vibration"], None, None, chunk=3_000))
+        sensors = line_store.all_sensors()
+        chunks = list(reading_store.export_chunks(sensors, None, None, chunk=3_000))
+        per_sensor = list(reading_store.sensor_chunks(ids["vibration"], None, None, chunk=3_000))
     assert sum(len(c) for c in chunks) == n and max(len(c) for c in chunks) <= 3_000
     assert [len(c) for c in per_sensor] == [3_000, 3_000, 3_000, 1_000]
     assert [row[1] for c in chunks for row in c] == sorted(T0 + i * 0.01 for i in range(n))
@@ -155,7 +156,7 @@ def test_keyset_pagination_keeps_rows_that_share_a_time(app):
     ids = sensor_ids(app)
     store(app, [reading(ids["vibration"], T0 + i // 3, float(i)) for i in range(10)])
     with app.app_context():
-        chunks = list(export_queries.sensor_chunks(ids["vibration"], None, None, chunk=2))
+        chunks = list(reading_store.sensor_chunks(ids["vibration"], None, None, chunk=2))
     assert [row[1] for c in chunks for row in c] == [float(i) for i in range(10)]
 
 
@@ -171,7 +172,7 @@ def test_the_export_on_postgresql(postgres_url):
     ids = sensor_ids(app)
     store(app, [reading(ids["vibration"] if i % 2 else ids["pressure"], T0 + i // 4, float(i)) for i in range(50)])
     with app.app_context():
-        chunks = list(export_queries.export_chunks(queries.all_sensors(), T0 + 2, T0 + 10, chunk=7))
+        chunks = list(reading_store.export_chunks(line_store.all_sensors(), T0 + 2, T0 + 10, chunk=7))
         db.session.remove()
     got = [row for c in chunks for row in c]
     assert sorted(row[2] for row in got) == [float(i) for i in range(8, 40)]

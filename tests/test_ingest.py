@@ -6,7 +6,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
 from helpers.storage.db import db
 from helpers.storage.models import IngestBatch, Reading
 from tests.conftest import make_app
@@ -174,8 +175,8 @@ def test_the_sampler_judges_pushed_readings_stores_them_and_empties_the_queue(ap
     drive(app, sampler, clock, 1.0)
     assert stored(app) == (0, 201)
     with app.app_context():
-        sensor = queries.sensor_by_name("vibration")
-        rows = queries.latest_readings(sensor.id, 201)
+        sensor = line_store.sensor_by_name("vibration")
+        rows = reading_store.latest_readings(sensor.id, 201)
     assert [r["t"] for r in rows] == [T + i for i in range(201)]
     assert rows[-1]["anomaly"] and not any(r["anomaly"] for r in rows[:-1])
     # Other sensors were not simulated: the line's source is push.

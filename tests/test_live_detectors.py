@@ -22,9 +22,11 @@ def _readings(app, sensor_id=None):
 
 
 def _sensor_id(app, name):
-    from helpers.storage import queries
+    from helpers.storage import line as line_store
+    from helpers.storage import scenarios as scenario_store
+    from helpers.storage import sessions as session_store
     with app.app_context():
-        return queries.sensor_by_name(name).id
+        return line_store.sensor_by_name(name).id
 
 
 @pytest.fixture
@@ -199,7 +201,9 @@ def test_a_forecasting_detector_stores_its_forecast_for_the_dashboard_and_metric
 
 def test_a_supervised_knn_model_trained_from_labels_runs_live_by_name(fast, client, tmp_path):
     import random
-    from helpers.storage import queries
+    from helpers.storage import line as line_store
+    from helpers.storage import scenarios as scenario_store
+    from helpers.storage import sessions as session_store
     rng = random.Random(5)
     lines = ["timestamp,value,label"]
     for i in range(3000):
@@ -221,8 +225,8 @@ def test_a_supervised_knn_model_trained_from_labels_runs_live_by_name(fast, clie
     sampler = started_sampler(fast, clock)
     drive(fast, sampler, clock, 10.0)
     with fast.app_context():
-        session = queries.current_session()
-        queries.create_scenario(queries.sensor_by_name("vibration"), "level_shift", 8.0,
+        session = session_store.current_session()
+        scenario_store.create_scenario(line_store.sensor_by_name("vibration"), "level_shift", 8.0,
                                 clock.now + 1 - session.started_at, 2.0, clock.now)
     drive(fast, sampler, clock, 5.0)
     rows = _readings(fast, _sensor_id(fast, "vibration"))

@@ -11,6 +11,7 @@ import os
 import pytest
 
 from helpers.core.alerts.message import compose, parse_addresses, thin
+from helpers.runtime.alerting import compose as alert_mail
 from helpers.runtime import service
 from helpers.runtime.alerting.mailer import MailSender
 from helpers.storage import outbox
@@ -51,7 +52,7 @@ def queue(app, now=T0, **changes):
                       details="{}")
         db.session.add(alarm)
         db.session.flush()
-        message = outbox.enqueue_alarm(app.config, event(alarm_id=alarm.id, **changes), recent(), now)
+        message = alert_mail.enqueue_alarm(app.config, event(alarm_id=alarm.id, **changes), recent(), now)
         db.session.commit()
         return None if message is None else message.id
 
@@ -140,7 +141,7 @@ def test_enqueue_without_recipients_queues_nothing(tmp_path):
 def test_enqueue_only_adds_to_the_callers_transaction(tmp_path):
     app = mail_app(tmp_path, 25)
     with app.app_context():
-        message = outbox.enqueue_alarm(app.config, event(), recent(), T0)
+        message = alert_mail.enqueue_alarm(app.config, event(), recent(), T0)
         assert message is not None and message.status == "queued"
         db.session.rollback()  # the sampler's step failed: neither alarm nor e-mail is stored
         assert outbox.counts()["queued"] == 0

@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, event, func, select, update
 
 from app import create_app
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
 from helpers.storage.db import db
 from helpers.storage.metrics_queries import LatestReading, SamplerHealth, SensorSnapshot, Snapshot
 from helpers.storage.models import Alarm, OutboxMessage, Reading, SamplerLease, SensorCounter, StateChange
@@ -52,7 +53,7 @@ def names(samples):
 
 def sensor_ids(app):
     with app.app_context():
-        return {s.name: s.id for s in queries.all_sensors()}
+        return {s.name: s.id for s in line_store.all_sensors()}
 
 
 def add_rows(app, *rows):
@@ -90,8 +91,8 @@ def test_content_type_and_no_store(client):
 def test_values_are_the_newest_stored_readings(sampled):
     samples = scrape(sampled.test_client())
     with sampled.app_context():
-        for sensor in queries.all_sensors():
-            last = queries.latest_readings(sensor.id, 1)[0]
+        for sensor in line_store.all_sensors():
+            last = reading_store.latest_readings(sensor.id, 1)[0]
             name = sensor.name
             assert value(samples, "linewatch_sensor_value", sensor=name, unit=sensor.unit) == last["value"]
             assert value(samples, "linewatch_sensor_zscore", sensor=name) == last["z"]
@@ -304,7 +305,7 @@ def test_metrics_on_postgres(postgres_url):
         db.session.commit()
     samples = scrape(app.test_client())
     with app.app_context():
-        last = queries.latest_readings(ids["pressure"], 1)[0]
+        last = reading_store.latest_readings(ids["pressure"], 1)[0]
     assert value(samples, "linewatch_sensor_value", sensor="pressure", unit="bar") == last["value"]
     assert value(samples, "linewatch_sensor_state", sensor="pressure", state="high_usage") == 1.0
     assert value(samples, "linewatch_readings_total", sensor="pressure") == 1_000_000

@@ -170,13 +170,14 @@ def test_scheduled_retraining_runs_in_shadow_then_is_judged(running):
 
 def test_a_shadow_that_cannot_be_judged_waits_for_a_person(running):
     from helpers.runtime.jobs import retraining
-    from helpers.storage import model_registry, queries
+    from helpers.storage import model_registry
+    from helpers.storage import line as line_store
 
     app, _, _ = running
     client = app.test_client()
     train(client)
     with app.app_context():
-        sensor = queries.sensor_by_name("vibration")
+        sensor = line_store.sensor_by_name("vibration")
         active = model_registry.models_of("sensor:vibration")[0]
         shadow = model_registry.add_model("sensor:vibration", 2, model_registry.SHADOW, "/nonexistent",
                                           time.time() - 10, None, None, {})

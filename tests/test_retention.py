@@ -8,7 +8,9 @@ import pytest
 import requests
 
 from helpers.runtime.retention import RetentionChore
-from helpers.storage import queries, retention
+from helpers.storage import retention
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
 from helpers.storage.db import db
 from helpers.storage.models import Reading, ReadingRollup
 from tests.conftest import make_app, sampling_server
@@ -31,13 +33,13 @@ def app(tmp_path):
 
 def _store(app, rows):
     with app.app_context():
-        queries.insert_readings(rows)
+        reading_store.insert_readings(rows)
         db.session.commit()
 
 
 def _sensor_ids(app):
     with app.app_context():
-        return [s.id for s in queries.all_sensors()][:2]
+        return [s.id for s in line_store.all_sensors()][:2]
 
 
 def test_old_readings_become_minute_rollups_in_bounded_batches_and_recent_ones_stay(app):

@@ -11,7 +11,10 @@ from sqlalchemy import func, select
 from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator
 from helpers.runtime import service
 from helpers.runtime.sampler import Sampler
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
+from helpers.storage import scenarios as scenario_store
+from helpers.storage import sessions as session_store
 from helpers.storage.db import db
 from helpers.storage.models import BaselineEvent, Reading
 from tests.conftest import make_app
@@ -23,7 +26,7 @@ T0 = 1_800_000_000.0
 def counts(app):
     with app.app_context():
         rows = db.session.execute(select(Reading.sensor_id, func.count()).group_by(Reading.sensor_id))
-        names = {s.id: s.name for s in queries.all_sensors()}
+        names = {s.id: s.name for s in line_store.all_sensors()}
         return {names[sid]: n for sid, n in rows}
 
 
@@ -39,7 +42,7 @@ def sampler(app, clock):
 
 def latest(app, sensor, n=1):
     with app.app_context():
-        return queries.latest_readings(queries.sensor_by_name(sensor).id, n)
+        return reading_store.latest_readings(line_store.sensor_by_name(sensor).id, n)
 
 
 def test_each_sensor_gets_readings_at_its_own_rate_including_50_hz(app, client, clock, sampler):
@@ -105,9 +108,9 @@ def test_injected_scenario_is_ground_truth_on_its_readings_and_gets_caught(app, 
     app.test_client().post("/send_control", json={"model_size": 30})
     drive(app, sampler, clock, 40.0)
     with app.app_context():
-        sensor = queries.sensor_by_name("energy_use")
-        offset = clock.now + 0.5 - queries.current_session().started_at
-        scenario = queries.create_scenario(sensor, "level_shift", 6.0, offset, 10.0, clock.now)
+        sensor = line_store.sensor_by_name("energy_use")
+        offset = clock.now + 0.5 - session_store.current_session().started_at
+        scenario = scenario_store.create_scenario(sensor, "level_shift", 6.0, offset, 10.0, clock.now)
         scenario_id, starts_at, ends_at = scenario.id, scenario.starts_at, scenario.ends_at
     drive(app, sampler, clock, 15.0)
     rows = latest(app, "energy_use", 15)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from helpers.core.line.simulator import DEFAULT_SENSORS
-from helpers.storage import queries
+from helpers.storage import sessions as session_store
 from tests.helpers_for_tests import FakeClock, drive, started_sampler
 
 
@@ -157,7 +157,7 @@ def test_scorecard_over_http_counts_a_caught_spike(app, client):
 def test_overview_anomalies_and_last_hour(app, client):
     client.post("/send_control", json={"model_size": 10, "sample_rate_hz": 10, "anomaly_level": 100})
     with app.app_context():  # a session that began five minutes ago, so "the last N seconds" has data
-        started = queries.start_session(1, time.time() - 300).started_at
+        started = session_store.start_session(1, time.time() - 300).started_at
     clock = FakeClock(started)
     sampler = started_sampler(app, clock)
     drive(app, sampler, clock, 299.0, tick=1.0)

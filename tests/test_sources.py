@@ -6,7 +6,8 @@ import io
 from sqlalchemy import func, select
 
 from helpers.runtime.sources.runner import SourceWorker
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
 from helpers.storage import source_configs as configs
 from helpers.storage.db import db
 from helpers.storage.models import IngestBatch
@@ -78,7 +79,7 @@ def test_replay_plays_the_file_spacing_divided_by_the_speed_and_loops(app, clien
     assert [t - T0 for _, t, _ in rows] == [0, 1, 2, 3, 4, 5, 6, 7]  # the loop restarts one gap after the end
     assert [v for _, _, v in rows] == [0, 10, 20, 30, 40, 0, 10, 20]
     with app.app_context():
-        assert queries.sensor_by_name("press_force") is not None
+        assert line_store.sensor_by_name("press_force") is not None
         status = configs.status("csv_replay")
     assert status["state"] == "running" and status["readings_total"] == 8 and status["lag_s"] == 0.0
 
@@ -94,7 +95,7 @@ def test_without_loop_the_replay_ends_and_a_multi_column_file_feeds_a_sensor_per
         assert worker.step() == 4 and worker.step() == 0
     names = {sid for sid, _, _ in queued(app)}
     with app.app_context():
-        assert {queries.sensor_by_name("temp_a").id, queries.sensor_by_name("temp_b").id} == names
+        assert {line_store.sensor_by_name("temp_a").id, line_store.sensor_by_name("temp_b").id} == names
 
 
 def test_a_failing_source_backs_off_and_says_why(app):
@@ -124,8 +125,8 @@ def test_replayed_readings_go_through_the_detectors_into_the_store(app, client):
             clock.advance(1.0)
             sampler.step()
         sampler.flush()
-        sensor = queries.sensor_by_name("press_force")
-        rows = queries.latest_readings(sensor.id, 100)
+        sensor = line_store.sensor_by_name("press_force")
+        rows = reading_store.latest_readings(sensor.id, 100)
         left = db.session.scalar(select(func.count()).select_from(IngestBatch))
     assert len(rows) == 40 and left == 0
     assert [r["value"] for r in rows] == [10.0 * i for i in range(40)]

@@ -15,7 +15,7 @@ from helpers.runtime.sources.graphql import GraphQL
 from helpers.runtime.sources.promql import PromQL
 from helpers.runtime.sources.runner import SourceWorker
 from helpers.runtime.sources.system import SENSORS, System
-from helpers.storage import queries
+from helpers.storage import line as line_store
 from helpers.storage import source_configs as configs
 from helpers.storage.db import db
 from helpers.storage.models import IngestBatch
@@ -51,7 +51,7 @@ def prom():
 def queued(app):
     """Every queued reading as (sensor name, t, value)."""
     with app.app_context():
-        names = {s.id: s.name for s in queries.all_sensors()}
+        names = {s.id: s.name for s in line_store.all_sensors()}
         return [(names[sid], t, v) for batch in db.session.scalars(select(IngestBatch.rows).order_by(IngestBatch.id))
                 for sid, t, v in json.loads(batch)]
 

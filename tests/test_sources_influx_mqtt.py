@@ -12,7 +12,8 @@ from helpers.runtime.sources.base import SourceError
 from helpers.runtime.sources.influxdb import InfluxDB
 from helpers.runtime.sources.mqtt import Mqtt
 from helpers.runtime.sources.runner import SourceWorker
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
 from helpers.storage import source_configs as configs
 from helpers.storage.db import db
 from helpers.storage.models import IngestBatch
@@ -54,7 +55,7 @@ def clock():
 def queued(app):
     """Every queued reading as (sensor name, t, value)."""
     with app.app_context():
-        names = {s.id: s.name for s in queries.all_sensors()}
+        names = {s.id: s.name for s in line_store.all_sensors()}
         return [(names[sid], t, v) for batch in db.session.scalars(select(IngestBatch.rows).order_by(IngestBatch.id))
                 for sid, t, v in json.loads(batch)]
 
@@ -155,7 +156,7 @@ def verdicts_in_influx(influx, database):
 
 def stored(app, sensor):
     with app.app_context():
-        return queries.latest_readings(queries.sensor_by_name(sensor).id, 1000)
+        return reading_store.latest_readings(line_store.sensor_by_name(sensor).id, 1000)
 
 
 def read_and_judge(app, client, worker, sampler, clock):

@@ -6,7 +6,8 @@ import random
 
 from helpers.core.detectors.zscore import ZScoreDetector
 from helpers.core.detectors.zscore_alarm import EXTREME, UNUSUAL
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
 from tests.helpers_for_tests import FakeClock, drive, started_sampler
 
 T0 = 1_800_000_000.0
@@ -109,5 +110,5 @@ def test_the_sampler_stores_the_alarm_and_a_restart_resumes_its_history(app, cli
     restarted = started_sampler(app, clock)
     drive(app, restarted, clock, 3.0, tick=0.5)
     with app.app_context():
-        newest = queries.readings_since_time(queries.sensor_by_name("vibration").id, clock.now - 2.0)
+        newest = reading_store.readings_since_time(line_store.sensor_by_name("vibration").id, clock.now - 2.0)
     assert newest and all(r["z_likelihood"] is not None for r in newest)

@@ -16,7 +16,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
 from helpers.storage.db import db
 from helpers.storage.models import Sensor
 from tests.browser_support import api_get as get, send_control, watch
@@ -51,7 +52,7 @@ def server(live):
 def add_sensor(app, name, label):
     """A sensor the simulator does not sample (as a source registers one): only the test's readings reach it."""
     with app.app_context():
-        sensor = Sensor(line_id=queries.all_sensors()[0].line_id, name=name, label=label, unit="kN")
+        sensor = Sensor(line_id=line_store.all_sensors()[0].line_id, name=name, label=label, unit="kN")
         db.session.add(sensor)
         db.session.commit()
         return sensor.id
@@ -73,10 +74,10 @@ def calm(count, likelihood=0.3):
 def store(app, sensor_id, verdicts):
     """Stores the verdicts as readings 0.1 s apart, the newest now (or just after the sensor's newest); their times."""
     with app.app_context():
-        newest = queries.last_reading_times().get(sensor_id, float("-inf"))
+        newest = reading_store.last_reading_times().get(sensor_id, float("-inf"))
         start = max(time.time() - (len(verdicts) - 1) * 0.1, newest + 0.1)  # a chart appends newer readings only
         times = [start + i * 0.1 for i in range(len(verdicts))]
-        queries.insert_readings([{**v, "sensor_id": sensor_id, "t": t} for v, t in zip(verdicts, times)])
+        reading_store.insert_readings([{**v, "sensor_id": sensor_id, "t": t} for v, t in zip(verdicts, times)])
         db.session.commit()
     return times
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from flask import Flask
 
-from helpers.cli.score import read_series
+from helpers.cli.inputs import read_series
 from helpers.core.evaluation.batch import DETECTORS
 from helpers.runtime.jobs.evaluation import NAB_PROFILES, corpus_files, evaluate
 

@@ -8,7 +8,7 @@ from typing import IO, NamedTuple
 import click
 from flask import Flask, current_app
 
-from helpers.cli.score import InputError, Table, read_table
+from helpers.cli.inputs import InputError, Table, read_table
 from helpers.core.detectors import knn_classifier
 from helpers.core.detectors.contract import run
 from helpers.core.detectors.knn_classifier import ALARM, KNNClassifier, ModelError
@@ -19,7 +19,7 @@ LABEL_COLUMN = "label"
 
 
 class Labelled(NamedTuple):
-    """A labelled CSV: its values (as :func:`helpers.cli.score.read_table` reads them) and a 0/1 label per row."""
+    """A labelled CSV: its values (as :func:`helpers.cli.inputs.read_table` reads them) and a 0/1 label per row."""
 
     table: Table
     labels: list[int]

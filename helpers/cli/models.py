@@ -9,7 +9,7 @@ from flask import Flask, current_app
 
 from helpers.runtime.jobs import training
 from helpers.storage import model_registry as registry
-from helpers.storage import queries
+from helpers.storage import line as line_store
 
 
 class _Time(click.ParamType):
@@ -25,9 +25,9 @@ class _Time(click.ParamType):
 def train_sensor(name: str, data_from: Optional[float], data_to: Optional[float], echo=click.echo) -> int:
     """Train and activate; returns the model id. A click error (exit 2) says what is wrong."""
     app = current_app._get_current_object()
-    sensor = queries.sensor_by_name(name)
+    sensor = line_store.sensor_by_name(name)
     if sensor is None:
-        known = ", ".join(s.name for s in queries.all_sensors())
+        known = ", ".join(s.name for s in line_store.all_sensors())
         raise click.BadParameter(f"unknown sensor {name!r} (known: {known})", param_hint="--sensor")
     try:
         job = training.request_training(app, registry.sensor_target(sensor.name), "cli", data_from, data_to)

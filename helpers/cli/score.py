@@ -1,43 +1,16 @@
-"""``flask`` commands; each wraps a plain function that a test can call."""
+"""``flask score``: a detector run causally over a CSV file, a score for every row."""
 from __future__ import annotations
 
 import csv
-import io
-import logging
-import math
-import signal
-import sys
-from typing import IO, NamedTuple
+from typing import IO
 
 import click
 from click.core import ParameterSource
-from flask import Flask, current_app
+from flask import Flask
 
-from helpers.config import setting_seeds
-from helpers.core.formats import series_csv
+from helpers.cli.inputs import InputError, read_series, read_table
 from helpers.core.evaluation.batch import DETECTORS, MULTIVARIATE, score_series
 from helpers.core.lstm.windows import NotEnoughDataError
-from helpers.core.line.simulator import DEFAULT_SENSORS
-from helpers.runtime.service import SamplerThread
-from helpers.storage import queries
-
-
-class InputError(click.ClickException):
-    """Bad input: a clear message and exit code 2."""
-
-    exit_code = 2
-
-
-def init_db() -> None:
-    queries.init_db(DEFAULT_SENSORS, setting_seeds(current_app.config), current_app.config["SIMULATOR_SEED"])
-
-
-def read_series(stream: IO[str], name: str) -> tuple[list[str], list[float]]:
-    """Read ``timestamp,value`` rows; any problem is an InputError naming the line."""
-    try:
-        return series_csv.read_series(stream, name)
-    except series_csv.SeriesError as exc:
-        raise InputError(str(exc)) from None
 
 
 def score_file(source: IO[str], name: str, output: IO[str], detector: str, options: dict) -> int:
@@ -50,70 +23,6 @@ def score_file(source: IO[str], name: str, output: IO[str], detector: str, optio
         writer.writerow([ts, repr(value), f"{score:.6f}", int(anomaly)])
         flagged += anomaly
     return flagged
-
-
-TIME_COLUMNS = ("timestamp", "datetime", "time")
-
-
-class Table(NamedTuple):
-    """A CSV read for a multivariate detector: one time column and every numeric column."""
-
-    timestamps: list[str]
-    columns: list[str]
-    rows: list[list[float]]
-    ignored: list[str]
-
-
-def read_table(stream: IO[str], name: str) -> Table:
-    """Read a time column (timestamp, datetime or time) and every numeric column; InputError names the line.
-
-    The separator, ``,`` or ``;``, is whichever the header line has more of; with
-    ``;`` a decimal comma (``1,5``) is read as a decimal point. A column is a value
-    column when its first data row holds a number; other columns are ignored.
-    """
-    text = stream.read()
-    if not text.strip():
-        raise InputError(f"{name}: the file is empty")
-    header_line = text.split("\n", 1)[0]
-    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = [cell.strip() for cell in next(reader)]
-    lowered = [cell.lower() for cell in header]
-    time_index = next((lowered.index(c) for c in TIME_COLUMNS if c in lowered), None)
-    if time_index is None:
-        raise InputError(f"{name}: no time column; expected one named timestamp, datetime or time "
-                         f"(found {','.join(header)})")
-    lines = [(reader.line_num, [cell.strip() for cell in row]) for row in reader if any(c.strip() for c in row)]
-    if not lines:
-        raise InputError(f"{name}: no data rows after the header")
-    first = lines[0][1]
-    others = [i for i in range(len(header)) if i != time_index]
-    value_indexes = [i for i in others if i < len(first) and _parse(first[i], delimiter) is not None]
-    if not value_indexes:
-        raise InputError(f"{name}: no numeric column besides {header[time_index]} (found {','.join(header)})")
-    timestamps, rows = [], []
-    for line, cells in lines:
-        if len(cells) != len(header):
-            raise InputError(f"{name}, line {line}: {len(cells)} fields where the header has {len(header)}")
-        row = []
-        for i in value_indexes:
-            value = _parse(cells[i], delimiter)
-            if value is None:
-                raise InputError(f"{name}, line {line}: {header[i]} {cells[i]!r} is not a number")
-            if not math.isfinite(value):
-                raise InputError(f"{name}, line {line}: {header[i]} {cells[i]!r} is not a finite number")
-            row.append(value)
-        timestamps.append(cells[time_index])
-        rows.append(row)
-    return Table(timestamps, [header[i] for i in value_indexes], rows,
-                 [header[i] for i in others if i not in value_indexes])
-
-
-def _parse(raw: str, delimiter: str) -> float | None:
-    try:
-        return float(raw.replace(",", ".") if delimiter == ";" else raw)
-    except ValueError:
-        return None
 
 
 def score_table_file(source: IO[str], name: str, output: IO[str], detector: str, options: dict,
@@ -166,12 +75,6 @@ def _refuse_foreign_options(ctx: click.Context, detector: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    @app.cli.command("init-db")
-    def init_db_command():
-        """Create the tables and seed the default line, sensors and settings."""
-        init_db()
-        click.echo(f"database ready: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
-
     @app.cli.command("score")
     @click.argument("input_csv", type=click.File("r", encoding="utf-8"))
     @click.option("--detector", type=click.Choice(sorted(DETECTORS)), default="zscore", show_default=True)
@@ -213,16 +116,3 @@ def init_app(app: Flask) -> None:
             flagged = score_file(input_csv, input_csv.name, output, detector, options)
         click.echo(f"scored {input_csv.name} with {detector}: {flagged} anomalies", err=True)
 
-    @app.cli.command("sampler")
-    def sampler_command():
-        """Run the sampler in the foreground (set SAMPLER_AUTOSTART=0 on the web workers).
-
-        Supervised as in a web worker: a sampler thread that dies is recorded (/healthz shows it) and
-        restarted with backoff, so a foreground sampler left running for weeks does not stop for good.
-        """
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        init_db()
-        runner = SamplerThread(current_app._get_current_object())
-        signal.signal(signal.SIGTERM, lambda *_: runner.stop_event.set())
-        runner.run_in_foreground()
-        sys.exit(0)

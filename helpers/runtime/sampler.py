@@ -26,7 +26,13 @@ from helpers.runtime.jobs import knn_models, retraining
 from helpers.runtime.alerting.observer import Alerting
 from helpers.runtime.retention import RetentionChore
 from helpers.runtime.sources.runner import SourceRunner
-from helpers.storage import forecasts, ingest_queue, lease, queries, sampler_health
+from helpers.storage import forecasts, ingest_queue, lease, sampler_health
+from helpers.storage import baselines as baseline_store
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
+from helpers.storage import scenarios as scenario_store
+from helpers.storage import sessions as session_store
+from helpers.storage import settings as settings_store
 from helpers.storage import model_registry as registry
 from helpers.storage.db import db
 
@@ -124,13 +130,13 @@ class Sampler:
 
     def start(self) -> None:
         """Build every sensor's monitor from the stored recent history (a restart resumes, not relearns)."""
-        session = queries.current_session()
-        line, overrides = queries.load_settings()
-        last_times = queries.last_reading_times()
+        session = session_store.current_session()
+        line, overrides = settings_store.load_settings()
+        last_times = reading_store.last_reading_times()
         now = self.clock()
         resumed = False
-        for sensor in queries.all_sensors():
-            settings = queries.effective(line, overrides, sensor.name)
+        for sensor in line_store.all_sensors():
+            settings = settings_store.effective(line, overrides, sensor.name)
             period = 1.0 / settings["sample_rate_hz"]
             monitor = SensorMonitor(settings, self.load_knn)
             last = last_times.get(sensor.id)
@@ -138,16 +144,16 @@ class Sampler:
                 resumed = True
                 depth = max(2 * settings["model_size"] + settings["relearn_after"] + settings["anomaly_list_size"],
                             zscore_alarm.HISTORY)
-                since = max(session.started_at, queries.last_rebaseline_at(sensor.id) or session.started_at)
-                monitor.restore(queries.restore_history(sensor.id, depth, since))
-                monitor.others.warm(monitor.others.names, queries.recent_values(sensor.id, WARM_READINGS, since))
+                since = max(session.started_at, baseline_store.last_rebaseline_at(sensor.id) or session.started_at)
+                monitor.restore(reading_store.restore_history(sensor.id, depth, since))
+                monitor.others.warm(monitor.others.names, reading_store.recent_values(sensor.id, WARM_READINGS, since))
                 due = max(now, last + period)
             else:
                 due = max(now, session.started_at)
             self.monitors[sensor.id] = monitor
             self.names[sensor.id] = sensor.name
             self.schedules[sensor.id] = Schedule(due, due - session.started_at, period)
-        the_line = queries.the_line()
+        the_line = line_store.the_line()
         self.line_id, self.line_target = the_line.id, registry.line_target(the_line.name)
         # A session interrupted by a restart cannot continue its random stream; it
         # goes on from a derived seed (only uninterrupted sessions repeat exactly).
@@ -160,12 +166,12 @@ class Sampler:
     def step(self) -> int:
         """Produce, judge and buffer every reading that is due; returns how many."""
         now = self.clock()
-        if queries.current_session_id() != self.session_id:
+        if session_store.current_session_id() != self.session_id:
             self._begin_new_session()
-        line, overrides = queries.load_settings()
+        line, overrides = settings_store.load_settings()
         self.line_settings = line
         for sensor_id, monitor in self.monitors.items():
-            settings = queries.effective(line, overrides, self.names[sensor_id])
+            settings = settings_store.effective(line, overrides, self.names[sensor_id])
             if settings["sample_rate_hz"] != monitor.settings["sample_rate_hz"]:
                 self.schedules[sensor_id].rebase(1.0 / settings["sample_rate_hz"])
             fresh = monitor.configure(settings)
@@ -262,13 +268,13 @@ class Sampler:
 
     def _history(self, sensor_id: int) -> list[tuple[float, float]]:
         """The sensor's stored ``(t, value)`` since its baseline began, for a detector chosen mid-session."""
-        since = max(self.session_started_at, queries.last_rebaseline_at(sensor_id) or self.session_started_at)
-        return queries.recent_values(sensor_id, WARM_READINGS, since)
+        since = max(self.session_started_at, baseline_store.last_rebaseline_at(sensor_id) or self.session_started_at)
+        return reading_store.recent_values(sensor_id, WARM_READINGS, since)
 
     def _begin_new_session(self) -> None:
         """Fresh models and a reseeded source from the session start: the classroom reset."""
         self.flush()
-        session = queries.current_session()
+        session = session_store.current_session()
         self.source.reset(session.seed)
         self._shape_models.clear()  # reattached fresh at the next step: no window carried over
         self._line = None
@@ -282,18 +288,18 @@ class Sampler:
         log.info("session %s started (seed %s)", session.id, session.seed)
 
     def _apply_rebaselines(self, now: float) -> None:
-        pending = queries.pending_rebaselines()
+        pending = baseline_store.pending_rebaselines()
         for _event_id, sensor_id in pending:
             monitor = self.monitors.get(sensor_id)
             if monitor is not None:
                 monitor.rebaseline()
         if pending:
-            queries.mark_rebaselines_applied((event_id for event_id, _ in pending), now)
+            baseline_store.mark_rebaselines_applied((event_id for event_id, _ in pending), now)
             db.session.commit()
 
     def _produce(self, now: float, anomaly_level: float) -> int:
         earliest = min((s.due for s in self.schedules.values()), default=now)
-        scenarios = queries.open_scenarios(self.session_id, earliest) if self.monitors else {}
+        scenarios = scenario_store.open_scenarios(self.session_id, earliest) if self.monitors else {}
         rows = self._buffer
         first_new = len(rows)
         produced = 0
@@ -326,7 +332,7 @@ class Sampler:
         seen = monitor.observe(value, t)
         verdict, shape = seen.verdict, seen.shape
         if verdict.relearned:
-            queries.record_relearn(sensor_id, t)
+            baseline_store.record_relearn(sensor_id, t)
         self._buffer.append({
             "sensor_id": sensor_id, "t": t, "value": value, "mean": verdict.mean,
             "std": verdict.std, "z": verdict.z, "threshold": threshold,
@@ -362,9 +368,9 @@ class Sampler:
 
     def _add_sensor(self, sensor_id: int) -> None:
         """A sensor that the ingest API registered while the sampler ran: a fresh monitor for it."""
-        line, overrides = queries.load_settings()
-        sensor = next(s for s in queries.all_sensors() if s.id == sensor_id)
-        settings = queries.effective(line, overrides, sensor.name)
+        line, overrides = settings_store.load_settings()
+        sensor = next(s for s in line_store.all_sensors() if s.id == sensor_id)
+        settings = settings_store.effective(line, overrides, sensor.name)
         self.monitors[sensor_id] = SensorMonitor(settings, self.load_knn)
         self.names[sensor_id] = sensor.name
         self.schedules[sensor_id] = Schedule(self.clock(), 0.0, 1.0 / settings["sample_rate_hz"])
@@ -375,12 +381,12 @@ class Sampler:
         ingest_queue.drop(self._taken)
         self._taken = []
         if self._buffer:
-            queries.insert_readings(self._buffer)
-            queries.bump_counters(self._buffer)
+            reading_store.insert_readings(self._buffer)
+            reading_store.bump_counters(self._buffer)
             self.readings_stored += len(self._buffer)
             self._buffer = []
         if self._line_buffer:
-            queries.insert_line_scores(self._line_buffer)
+            line_store.insert_line_scores(self._line_buffer)
             self._line_buffer = []
         self._store_forecasts()
         self.alerting.flush(self.clock() if now is None else now)

@@ -13,6 +13,7 @@ from typing import Optional
 from flask import Flask
 
 from helpers.core.line.simulator import DEFAULT_SENSORS, LineSimulator
+from helpers.runtime.alerting import mailer
 from helpers.runtime.alerting.mailer import MailSender
 from helpers.runtime.sampler import Sampler
 from helpers.runtime.supervisor import Supervisor
@@ -70,6 +71,19 @@ class MailThread:
     def stop(self, timeout: float = 5.0) -> None:
         self.stop_event.set()
         self.thread.join(timeout)
+
+
+def init_app(app: Flask) -> None:
+    """Bind the mailer, and start this process's sampler and mail sender with its first request.
+
+    Started by the first request, i.e. after gunicorn has forked, never in its master;
+    gunicorn.conf.py also starts both as soon as a worker boots.
+    """
+    mailer.init_app(app)
+    if app.config["SAMPLER_AUTOSTART"]:
+        app.before_request(lambda: ensure_started(app) and None)
+    if mailer.autostart(app.config):
+        app.before_request(lambda: ensure_mail_sender(app) and None)
 
 
 _lock = threading.Lock()

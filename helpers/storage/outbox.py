@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from sqlalchemy import func, or_, select, update
 
-from helpers.core.alerts import message as alert_message
 from helpers.storage.db import db
 from helpers.storage.models import OutboxMessage
 
@@ -23,31 +22,12 @@ log = logging.getLogger(__name__)
 STATUSES = ("queued", "sent", "failed")
 
 
-def recipients(config: Mapping[str, Any]) -> list[str]:
-    """The configured ALERT_RECIPIENTS as a list (ValueError on a malformed address)."""
-    return alert_message.parse_addresses(config.get("ALERT_RECIPIENTS"))
-
-
-def enqueue_alarm(config: Mapping[str, Any], event: Mapping[str, Any], recent: Sequence[Mapping[str, Any]],
-                  now: float) -> Optional[OutboxMessage]:
-    """Queue the e-mail for one alarm raise or clear; None (nothing queued) when no recipients are configured.
-
-    Only adds to the session: the caller commits it with the alarm, so both are
-    stored or neither is. A message that cannot be composed still goes out, plain.
-    """
-    to = recipients(config)
-    if not to:
-        return None
-    try:
-        composed = alert_message.compose(event, recent, config.get("DASHBOARD_URL") or "")
-    except Exception:  # a formatting bug must not cost the sampler its step, nor the alert its e-mail
-        log.exception("could not compose the e-mail for alarm %s; sending it plain", event.get("alarm_id"))
-        composed = alert_message.Composed(subject=f"Linewatch: alarm {event.get('kind')} on {event.get('target')}",
-                                          body=f"{event.get('reason')}\n\n{json.dumps(dict(event), default=str)}\n",
-                                          html="")
-    message = OutboxMessage(alarm_id=event.get("alarm_id"), kind=str(event.get("kind") or "raise"),
-                            subject=composed.subject, body=composed.body, html=composed.html or None,
-                            recipients=json.dumps(to), status="queued", attempts=0, next_attempt_at=now,
+def enqueue(alarm_id: Optional[int], kind: str, subject: str, body: str, html: Optional[str], to: Sequence[str],
+            now: float) -> OutboxMessage:
+    """Queue one composed e-mail, due now. Only adds to the session: the caller commits it with the alarm,
+    so both are stored or neither is."""
+    message = OutboxMessage(alarm_id=alarm_id, kind=kind, subject=subject, body=body, html=html or None,
+                            recipients=json.dumps(list(to)), status="queued", attempts=0, next_attempt_at=now,
                             created_at=now)
     db.session.add(message)
     return message

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, g, redirect, request, session, url_for
 
-from helpers.storage import app_secrets, audit, queries, users
+from helpers.storage import app_secrets, audit, users
+from helpers.storage import settings as settings_store
 from helpers.web import policy
 from helpers.web.errors import error_response
 
@@ -115,7 +116,7 @@ SETTINGS_ENDPOINTS = frozenset({"api.send_control", "api.import_setting"})
 
 
 def _settings_snapshot() -> dict[str, Any]:
-    line, overrides = queries.load_settings()
+    line, overrides = settings_store.load_settings()
     return {"line": dict(line), **{f"sensor:{k}": dict(v) for k, v in overrides.items()}}
 
 

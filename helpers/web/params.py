@@ -7,7 +7,7 @@ from typing import Any, Optional
 from flask import request
 from werkzeug.routing import IntegerConverter
 
-from helpers.storage import queries
+from helpers.storage import line as line_store
 from helpers.storage.models import Sensor
 from helpers.web.errors import ApiError
 
@@ -55,7 +55,7 @@ def json_object() -> dict[str, Any]:
 def sensor_named(name: Any, field: str = "sensor") -> Sensor:
     if not isinstance(name, str) or not name:
         raise ApiError(400, f"{field} must be a sensor name", field)
-    sensor = queries.sensor_by_name(name)
+    sensor = line_store.sensor_by_name(name)
     if sensor is None:
         raise ApiError(404, f"unknown sensor {name!r}", field)
     return sensor

@@ -20,6 +20,7 @@ from flask import Flask, current_app
 from flask_mail import Mail, Message, email_dispatched, sanitize_address, sanitize_addresses
 
 from helpers.core.alerts import message as alert_message
+from helpers.runtime.alerting import compose
 from helpers.storage import outbox
 from helpers.storage.db import db
 
@@ -33,24 +34,19 @@ MAX_BATCHES = 20
 
 
 def init_app(app: Flask) -> None:
-    """Bind Flask-Mail to the app's MAIL_* settings; check ALERT_RECIPIENTS; start the sender with the first request."""
+    """Bind Flask-Mail to the app's MAIL_* settings; check ALERT_RECIPIENTS (``service.init_app`` starts the sender)."""
     # Flask-Mail suppresses sending whenever TESTING is on unless told otherwise: say it explicitly.
     app.config["MAIL_SUPPRESS_SEND"] = bool(app.config.get("MAIL_SUPPRESS_SEND", False))
     try:
-        outbox.recipients(app.config)
+        compose.recipients(app.config)
     except ValueError as exc:
         raise SystemExit(f"ALERT_RECIPIENTS: {exc}") from None
     mail.init_app(app)
-    if autostart(app.config):
-        from helpers.runtime import service  # service imports this module
-
-        # After the fork, like the sampler; gunicorn.conf.py also starts it when a worker boots.
-        app.before_request(lambda: service.ensure_mail_sender(app) and None)
 
 
 def autostart(config) -> bool:
     """Whether each process runs a sender: MAIL_AUTOSTART, and someone to send to (else nothing is ever queued)."""
-    return bool(config.get("MAIL_AUTOSTART")) and bool(outbox.recipients(config))
+    return bool(config.get("MAIL_AUTOSTART")) and bool(compose.recipients(config))
 
 
 def describe(exc: BaseException) -> str:
@@ -260,7 +256,7 @@ class MailSender:
 def settings(app: Optional[Flask] = None) -> dict:
     """The mail settings as GET /api/mail shows them: everything but the password."""
     cfg = (app or current_app).config
-    return {"configured": bool(outbox.recipients(cfg)), "server": cfg["MAIL_SERVER"], "port": cfg["MAIL_PORT"],
+    return {"configured": bool(compose.recipients(cfg)), "server": cfg["MAIL_SERVER"], "port": cfg["MAIL_PORT"],
             "use_tls": bool(cfg["MAIL_USE_TLS"]), "use_ssl": bool(cfg["MAIL_USE_SSL"]),
             "username": cfg.get("MAIL_USERNAME"), "sender": cfg["MAIL_DEFAULT_SENDER"],
-            "recipients": outbox.recipients(cfg), "password_set": bool(cfg.get("MAIL_PASSWORD"))}
+            "recipients": compose.recipients(cfg), "password_set": bool(cfg.get("MAIL_PASSWORD"))}

@@ -13,9 +13,11 @@ from typing import Any, Mapping, Optional
 from flask import Flask
 
 from helpers.core.alerts.rules import RULES, STATE, AlertEvent, SensorAlerts
+from helpers.runtime.alerting import compose
 from helpers.core.alerts.usage_state import HIGH, NORMAL, Change
 from helpers.storage import alarms as store
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ class Alerting:
         """Rebuild states, open alarms and cooldowns from the database (a restart resumes them)."""
         states = store.latest_states()
         self.targets, self.labels = {}, {LINE: ("line", "the line", "")}
-        for sensor in queries.all_sensors():
+        for sensor in line_store.all_sensors():
             self.labels[sensor.id] = (sensor.name, sensor.label, sensor.unit)
         for key in self.labels:
             self.targets[key] = SensorAlerts(states.get(key, NORMAL))
@@ -124,11 +126,9 @@ class Alerting:
         return int(self._enqueue(alarm.id, event, key, name, label, unit, t) is not None)
 
     def _enqueue(self, alarm_id, event, key, name, label, unit, t):
-        from helpers.storage import outbox
-
         recent = [] if key is None else [
             {"t": r["t"], "value": r["value"], "z": r["z"], "anomaly": r["anomaly"]}
-            for r in queries.readings_since_time(key, t - RECENT_S) if r["t"] <= t]
-        return outbox.enqueue_alarm(self.app.config, {
+            for r in reading_store.readings_since_time(key, t - RECENT_S) if r["t"] <= t]
+        return compose.enqueue_alarm(self.app.config, {
             "alarm_id": alarm_id, "kind": event.kind, "rule": event.rule, "target": name, "label": label,
             "unit": unit, "t": t, "reason": event.reason, "numbers": event.numbers}, recent, t)

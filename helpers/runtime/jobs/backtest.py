@@ -18,7 +18,11 @@ from helpers.core.evaluation import backtest as core
 from helpers.core.evaluation.scorecard import Event
 from helpers.core.formats.series_csv import epoch_seconds
 from helpers.core.settings import SettingError, coerce
-from helpers.storage import analysis_jobs, queries
+from helpers.storage import analysis_jobs
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
+from helpers.storage import scenarios as scenario_store
+from helpers.storage import settings as settings_store
 from helpers.storage import model_registry as registry
 
 KIND = "backtest"
@@ -46,7 +50,7 @@ def _time(body: Mapping, field: str, default: Optional[float]) -> float:
 def request_backtest(app: Flask, body: Mapping[str, Any]) -> dict:
     """Validate the whole request, then record the job (the caller starts it)."""
     name = body.get("sensor")
-    sensor = queries.sensor_by_name(name) if isinstance(name, str) else None
+    sensor = line_store.sensor_by_name(name) if isinstance(name, str) else None
     if sensor is None:
         raise BacktestRefused("sensor", f"unknown sensor {name!r}", 404 if isinstance(name, str) else 400)
     start, end = _time(body, "from", None), _time(body, "to", time.time())
@@ -55,8 +59,8 @@ def request_backtest(app: Flask, body: Mapping[str, Any]) -> dict:
     detector = body.get("detector", "zscore")
     if detector not in SETTING_KEYS:
         raise BacktestRefused("detector", f"detector must be one of {', '.join(SETTING_KEYS)}")
-    line, overrides = queries.load_settings()
-    current = {k: queries.effective(line, overrides, sensor.name)[k] for k in SETTING_KEYS[detector]}
+    line, overrides = settings_store.load_settings()
+    current = {k: settings_store.effective(line, overrides, sensor.name)[k] for k in SETTING_KEYS[detector]}
     raw = body.get("settings") or {}
     if not isinstance(raw, dict):
         raise BacktestRefused("settings", "settings must be an object of setting values")
@@ -68,7 +72,7 @@ def request_backtest(app: Flask, body: Mapping[str, Any]) -> dict:
         proposed = {**current, **{k: coerce(k, v) for k, v in raw.items()}}
     except SettingError as exc:
         raise BacktestRefused(exc.field, str(exc)) from None
-    readings = queries.count_between(sensor.id, start, end)
+    readings = reading_store.count_between(sensor.id, start, end)
     if readings == 0:
         raise BacktestRefused("from", f"{sensor.name} has no readings in the chosen stretch")
     if readings > app.config["BACKTEST_MAX_READINGS"]:
@@ -96,10 +100,10 @@ def work_for(app: Flask):
 
     def work(job_id: int, report) -> dict:
         params = json.loads(analysis_jobs.get(job_id, KIND).params)
-        sensor = queries.sensor_by_name(params["sensor"])
+        sensor = line_store.sensor_by_name(params["sensor"])
         current, proposed = params["settings"]["current"], params["settings"]["proposed"]
         rows = []
-        for row in queries.backtest_rows(sensor.id, params["from"], params["to"]):
+        for row in reading_store.backtest_rows(sensor.id, params["from"], params["to"]):
             rows.append(row)
             if len(rows) % 20_000 == 0:
                 report(len(rows) / 2, f"reading history: {len(rows):,} readings")
@@ -108,7 +112,7 @@ def work_for(app: Flask):
         if params["detector"] == "zscore":
             values = [r[1] for r in rows]
             size = max(current["model_size"], proposed["model_size"])
-            warm_up = queries.values_before(sensor.id, params["from"], WARM_UP_FACTOR * size)
+            warm_up = reading_store.values_before(sensor.id, params["from"], WARM_UP_FACTOR * size)
             flags = {}
             for half, (side, settings) in enumerate((("current", current), ("proposed", proposed))):
                 flags[side] = core.zscore_flags(warm_up, values, settings, lambda i, total, half=half, side=side: report(
@@ -129,7 +133,7 @@ def work_for(app: Flask):
                     f"{new / old:.4g} (the active model's threshold under the proposed rule, {new:.4g}, "
                     f"over the current one, {old:.4g}); nothing is retrained")
         events = [Event(s.id, sensor.name, s.kind, s.starts_at, s.ends_at)
-                  for s in queries.scenarios_between(sensor.id, params["from"], params["to"])]
+                  for s in scenario_store.scenarios_between(sensor.id, params["from"], params["to"])]
         compared = core.compare(times, flags["current"], flags["proposed"], events, sensor.name, shifts, gap_s,
                                 now=min(params["to"], time.time()))
         return {"sensor": sensor.name, "detector": params["detector"], "from": params["from"], "to": params["to"],

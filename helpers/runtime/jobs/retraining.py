@@ -18,7 +18,10 @@ from flask import Flask
 from helpers.core.evaluation.scorecard import DEFAULT_GRACE_S, Event, score
 from helpers.runtime.jobs import training
 from helpers.storage import model_registry as registry
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
+from helpers.storage import scenarios as scenario_store
+from helpers.storage import settings as settings_store
 from helpers.storage.db import db
 
 log = logging.getLogger(__name__)
@@ -27,9 +30,9 @@ log = logging.getLogger(__name__)
 def tick(app: Flask, now: float, background: bool = True) -> None:
     """Start the retrainings that are due and judge the shadows whose trial is over."""
     interval = app.config["RETRAIN_INTERVAL_HOURS"] * 3600.0
-    line, overrides = queries.load_settings()
-    for sensor in queries.all_sensors():
-        if not queries.effective(line, overrides, sensor.name)["lstm_enabled"]:
+    line, overrides = settings_store.load_settings()
+    for sensor in line_store.all_sensors():
+        if not settings_store.effective(line, overrides, sensor.name)["lstm_enabled"]:
             continue
         target = registry.sensor_target(sensor.name)
         models = registry.models_of(target)
@@ -57,8 +60,8 @@ def _trial(model, sensor_id: int, start: float, end: float) -> dict[str, Any]:
     from helpers.core.lstm import persistence
     from helpers.core.lstm.scorer import LSTMScorer
 
-    times, values, normal = queries.values_between(sensor_id, start, end)
-    scenarios = queries.scenarios_between(sensor_id, start, end)
+    times, values, normal = reading_store.values_between(sensor_id, start, end)
+    scenarios = scenario_store.scenarios_between(sensor_id, start, end)
     if not values:
         return {"readings": 0, "false_alarms": 0, "caught": 0, "events": len(scenarios)}
     verdicts = LSTMScorer(persistence.load(model.path)).score_series(values)

@@ -21,7 +21,9 @@ from flask import Flask
 
 from helpers.core.line.align import align
 from helpers.storage import model_registry as registry
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
+from helpers.storage import settings as settings_store
 from helpers.storage.db import db
 from helpers.storage.models import TrainingJob
 
@@ -53,23 +55,23 @@ class Target:
 
     def data(self, data_from: Optional[float], data_to: Optional[float], limit: int) -> TrainingData:
         if self.is_line:
-            names = [s.name for s in queries.all_sensors()]
-            times, table, ok = align(names, names[0], queries.line_training_rows(data_from, data_to, limit))
+            names = [s.name for s in line_store.all_sensors()]
+            times, table, ok = align(names, names[0], line_store.line_training_rows(data_from, data_to, limit))
             kept = times[ok]
             return TrainingData(table[ok], int((~ok).sum()), float(kept[0]) if len(kept) else None,
                                 float(kept[-1]) if len(kept) else None, names)
-        sensor = queries.sensor_by_name(self.label)
-        values, excluded, first_t, last_t = queries.training_readings(sensor.id, data_from, data_to, limit)
+        sensor = line_store.sensor_by_name(self.label)
+        values, excluded, first_t, last_t = reading_store.training_readings(sensor.id, data_from, data_to, limit)
         return TrainingData(np.asarray(values, dtype=np.float64), excluded, first_t, last_t, [self.label])
 
 
 def target(key: str) -> Target:
     """The target named ``key``; a ValueError for an unknown one."""
     kind, _, name = key.partition(":")
-    line, overrides = queries.load_settings()
-    if kind == "sensor" and queries.sensor_by_name(name) is not None:
-        return Target(key, name, queries.effective(line, overrides, name))
-    if kind == "line" and name == queries.the_line().name:
+    line, overrides = settings_store.load_settings()
+    if kind == "sensor" and line_store.sensor_by_name(name) is not None:
+        return Target(key, name, settings_store.effective(line, overrides, name))
+    if kind == "line" and name == line_store.the_line().name:
         return Target(key, f"line {name}", line)
     raise ValueError(f"unknown training target {key!r}")
 

@@ -28,7 +28,7 @@ from typing import Any, Mapping, Optional
 from helpers.core.formats.ingest import MAX_BATCH
 from helpers.runtime.sources.base import ConfigError, PullSource, Reading, SourceError
 from helpers.storage import source_configs as configs
-from helpers.storage import verdict_queries
+from helpers.storage import readings as reading_store
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +265,7 @@ class InfluxDB(PullSource):
                 if sent >= WRITE_MAX_PER_POLL:
                     self.behind = True
                     return
-                rows = verdict_queries.verdicts_after(sensor, self.written[sensor], WRITE_CHUNK)
+                rows = reading_store.verdicts_after(sensor, self.written[sensor], WRITE_CHUNK)
                 if not rows:
                     break
                 self._write([line(measurement, {VERDICT_TAG: sensor},

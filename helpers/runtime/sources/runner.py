@@ -19,7 +19,8 @@ from flask import Flask
 from helpers.core.formats.ingest import BatchRejected, check_rows
 from helpers.runtime.sources import KINDS
 from helpers.runtime.sources.base import PullSource
-from helpers.storage import ingest_queue, queries
+from helpers.storage import ingest_queue
+from helpers.storage import line as line_store
 from helpers.storage import source_configs as configs
 from helpers.storage.db import db
 
@@ -94,7 +95,7 @@ class SourceWorker:
                               self.app.config["INGEST_MAX_FUTURE_S"]) if len(bad) < len(items) else []
         if not rows:
             return 0
-        count, _ = ingest_queue.accept(rows, f"pull:{self.kind}", queries.the_line().id, True, now, skip_seen=True)
+        count, _ = ingest_queue.accept(rows, f"pull:{self.kind}", line_store.the_line().id, True, now, skip_seen=True)
         return count
 
     def run(self, stop: threading.Event) -> None:

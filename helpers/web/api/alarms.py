@@ -7,7 +7,8 @@ from typing import Any, Optional
 from flask import request
 
 from helpers.storage import alarms as store
-from helpers.storage import queries
+from helpers.storage import line as line_store
+from helpers.storage import settings as settings_store
 from helpers.web.api import bp
 from helpers.web.errors import ApiError
 from helpers.web.params import int_arg, json_object, number, sensor_named
@@ -117,13 +118,13 @@ def delete_maintenance(window_id: int):
 @bp.get("/api/states", endpoint="states")
 def states():
     """Each sensor's and the line's state now, with the thresholds that decide it, and the recent changes."""
-    line, overrides = queries.load_settings()
+    line, overrides = settings_store.load_settings()
     current = store.latest_changes()
     changes = store.state_timeline(int_arg("limit", 100, 1, 1000))
     rules = ("high_usage_enter", "high_usage_exit", "high_usage_hold_s")
     sensors = {}
-    for sensor in queries.all_sensors():
-        settings = queries.effective(line, overrides, sensor.name)
+    for sensor in line_store.all_sensors():
+        settings = settings_store.effective(line, overrides, sensor.name)
         state, since = current.get(sensor.id, ("normal", None))
         sensors[sensor.name] = {"state": state, "since": since, **{k: settings[k] for k in rules}}
     line_state, line_since = current.get(None, ("normal", None))

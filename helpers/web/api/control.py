@@ -4,7 +4,9 @@ from __future__ import annotations
 import time
 
 from helpers.core.settings import SETTINGS, SettingError, coerce, validate_changes
-from helpers.storage import queries
+from helpers.storage import baselines as baseline_store
+from helpers.storage import line as line_store
+from helpers.storage import settings as settings_store
 from helpers.web.api import bp
 from helpers.web.errors import ApiError
 from helpers.web.params import json_object, sensor_named
@@ -12,7 +14,7 @@ from helpers.web.params import json_object, sensor_named
 
 @bp.get("/get_control", endpoint="get_control")
 def get_control():
-    return queries.control_state()
+    return settings_store.control_state()
 
 
 @bp.post("/send_control", endpoint="send_control")
@@ -29,17 +31,17 @@ def send_control():
     except SettingError as exc:
         raise ApiError(400, str(exc), exc.field) from None
     _check_state_thresholds(changes, sensor)
-    queries.save_settings(changes, scope=sensor.name if sensor else queries.LINE_SCOPE)
+    settings_store.save_settings(changes, scope=sensor.name if sensor else settings_store.LINE_SCOPE)
     if to_rebaseline is not None:
-        queries.request_rebaseline(to_rebaseline, time.time())
-    return queries.control_state()
+        baseline_store.request_rebaseline(to_rebaseline, time.time())
+    return settings_store.control_state()
 
 
 def _check_state_thresholds(changes: dict, sensor) -> None:
     """The exit ratio must lie below the enter ratio, or the state could never settle (hysteresis)."""
     if "high_usage_enter" not in changes and "high_usage_exit" not in changes:
         return
-    line, overrides = queries.load_settings()
+    line, overrides = settings_store.load_settings()
     if sensor is None:
         after = {**line, **changes}
     else:
@@ -57,7 +59,7 @@ def export_setting(key: str):
     spec = SETTINGS.get(key)
     if spec is None or not spec.per_sensor:
         raise ApiError(404, f"{key} is not a per-sensor setting", "key")
-    state = queries.control_state()
+    state = settings_store.control_state()
     return {name: sensor["effective"][key] for name, sensor in state["sensors"].items()}
 
 
@@ -71,7 +73,7 @@ def import_setting(key: str):
     if spec is None or not spec.per_sensor:
         raise ApiError(404, f"{key} is not a per-sensor setting", "key")
     body = json_object()
-    names = {s.name for s in queries.all_sensors()}
+    names = {s.name for s in line_store.all_sensors()}
     changes = {}
     for sensor, value in body.items():
         if sensor not in names:
@@ -80,5 +82,5 @@ def import_setting(key: str):
             changes[sensor] = coerce(key, value)
         except SettingError as exc:
             raise ApiError(400, f"{sensor}: {exc}", sensor) from None
-    queries.save_scoped({sensor: {key: changes.get(sensor)} for sensor in names})
-    return queries.control_state()
+    settings_store.save_scoped({sensor: {key: changes.get(sensor)} for sensor in names})
+    return settings_store.control_state()

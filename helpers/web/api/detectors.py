@@ -6,7 +6,9 @@ from flask import current_app, request
 from helpers.core.detectors import catalog, knn_classifier
 from helpers.core.detectors.live import SUPERVISED
 from helpers.runtime.jobs import knn_models
-from helpers.storage import forecasts, queries
+from helpers.storage import forecasts
+from helpers.storage import line as line_store
+from helpers.storage import settings as settings_store
 from helpers.web.api import bp
 from helpers.web.params import sensor_named
 
@@ -14,10 +16,10 @@ from helpers.web.params import sensor_named
 @bp.get("/api/detectors", endpoint="detectors")
 def detectors():
     """The catalogue, and each sensor's choice (its ``detectors`` and ``verdict_source`` in force)."""
-    line, overrides = queries.load_settings()
+    line, overrides = settings_store.load_settings()
     chosen = {}
-    for sensor in queries.all_sensors():
-        settings = queries.effective(line, overrides, sensor.name)
+    for sensor in line_store.all_sensors():
+        settings = settings_store.effective(line, overrides, sensor.name)
         chosen[sensor.name] = {"detectors": [n for n in settings["detectors"].split(",") if n],
                                "verdict_source": settings["verdict_source"]}
     trained = [{"name": SUPERVISED + name, "alarm": knn_classifier.ALARM, "likelihood": False, "seasonal": False,

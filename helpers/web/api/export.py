@@ -10,13 +10,14 @@ from typing import Any, Iterator, Optional, Sequence
 from flask import Response, request, stream_with_context
 
 from helpers.core.formats.series_csv import epoch_seconds
-from helpers.storage import export_queries, queries
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
 from helpers.storage.models import Sensor
 from helpers.web.api import bp
 from helpers.web.errors import ApiError
 from helpers.web.params import sensor_named
 
-COLUMNS = ("sensor", "timestamp") + export_queries.EXPORT_FIELDS
+COLUMNS = ("sensor", "timestamp") + reading_store.EXPORT_FIELDS
 _BOOLEANS = {COLUMNS.index(c) for c in ("anomaly", "zscore_anomaly", "lstm_anomaly", "z_alarm")}
 _T = COLUMNS.index("t")
 
@@ -63,11 +64,11 @@ def csv_chunks(chunks: Iterator[Sequence[tuple]]) -> Iterator[str]:
 @bp.get("/api/readings.csv", endpoint="export_readings")
 def export_readings():
     name = request.args.get("sensor", "").strip()
-    sensors: list[Sensor] = [sensor_named(name)] if name else queries.all_sensors()
+    sensors: list[Sensor] = [sensor_named(name)] if name else line_store.all_sensors()
     start, end = _time_arg("from"), _time_arg("to")
     if start is not None and end is not None and end < start:
         raise ApiError(400, "from must not be after to", "from")
     filename = f"linewatch-readings-{re.sub(r'[^A-Za-z0-9_.-]', '_', name) or 'all'}.csv"
-    rows = export_queries.export_chunks(sensors, start, end)
+    rows = reading_store.export_chunks(sensors, start, end)
     return Response(stream_with_context(csv_chunks(rows)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

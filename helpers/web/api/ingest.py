@@ -6,7 +6,9 @@ import time
 from flask import current_app, request
 
 from helpers.core.formats import ingest
-from helpers.storage import ingest_queue, queries, tokens
+from helpers.storage import ingest_queue, tokens
+from helpers.storage import line as line_store
+from helpers.storage import settings as settings_store
 from helpers.web.api import bp
 from helpers.web.errors import ApiError
 
@@ -36,7 +38,7 @@ def authorise() -> str:
 def push_readings():
     who = authorise()
     config = current_app.config
-    line, _ = queries.load_settings()
+    line, _ = settings_store.load_settings()
     if line["source"] != "push":
         raise ApiError(409, f"the line reads from its {line['source']!r} source; set its source to 'push' "
                             f"(POST /send_control {{\"source\": \"push\"}}) to accept pushed readings", "source")
@@ -57,7 +59,7 @@ def push_readings():
             raise ApiError(415, "send application/json ({\"readings\": [...]}) or text/csv "
                                 "(sensor,timestamp,value)", "Content-Type")
         rows = ingest.check_rows(items, now, config["INGEST_MAX_FUTURE_S"])
-        count, repeated = ingest_queue.accept(rows, who, queries.the_line().id, config["INGEST_AUTO_REGISTER"],
+        count, repeated = ingest_queue.accept(rows, who, line_store.the_line().id, config["INGEST_AUTO_REGISTER"],
                                               now, key)
     except ingest.BatchRejected as exc:
         first = exc.problems[0]

@@ -6,6 +6,7 @@ import time
 from flask import current_app, request
 
 from helpers.core.alerts.message import parse_addresses
+from helpers.runtime.alerting import compose
 from helpers.runtime.alerting import mailer
 from helpers.storage import outbox
 from helpers.web.api import bp
@@ -30,7 +31,7 @@ def mail_test():
         raise ApiError(400, f"to: {exc}", "to") from None
     if body.get("to") is not None and not to:
         raise ApiError(400, "to must name at least one e-mail address", "to")
-    to = to or outbox.recipients(current_app.config)
+    to = to or compose.recipients(current_app.config)
     if not to:
         raise ApiError(409, "no recipients: set ALERT_RECIPIENTS, or give \"to\"", "to")
     error = mailer.send_test(current_app._get_current_object(), to, time.time())

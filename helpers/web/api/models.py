@@ -10,7 +10,7 @@ from flask import current_app, request
 from helpers.core.formats.series_csv import epoch_seconds
 from helpers.runtime.jobs import training
 from helpers.storage import model_registry as registry
-from helpers.storage import queries
+from helpers.storage import line as line_store
 from helpers.web.api import bp
 from helpers.web.errors import ApiError
 from helpers.web.params import json_object, sensor_named
@@ -32,7 +32,7 @@ def _time(body: dict, field: str) -> Optional[float]:
 def _target_of(params) -> str:
     """``{"line": true}`` names the line's model; otherwise ``sensor`` names a sensor's."""
     if params.get("line") in (True, "1", "true"):
-        return registry.line_target(queries.the_line().name)
+        return registry.line_target(line_store.the_line().name)
     return registry.sensor_target(sensor_named(params.get("sensor")).name)
 
 

@@ -11,7 +11,12 @@ from flask import current_app, jsonify, request
 
 from helpers.core.formats.thinning import keep_anomalies_and_every_kth
 from helpers.core.line.scenarios import SCENARIO_KINDS
-from helpers.storage import lease, queries, sampler_health
+from helpers.storage import lease, sampler_health
+from helpers.storage import line as line_store
+from helpers.storage import readings as reading_store
+from helpers.storage import scenarios as scenario_store
+from helpers.storage import sessions as session_store
+from helpers.storage import settings as settings_store
 from helpers.web.api import bp
 from helpers.web.errors import ApiError
 from helpers.web.params import int_arg, json_object, number, sensor_named
@@ -66,21 +71,21 @@ def get_data():
     if around is not None and since is None:
         # A moment in the past (an alert e-mail's link): the readings centred on it.
         span = seconds or AROUND_SECONDS
-        rows = queries.readings_since_time(sensor.id, around - span / 2, around + span / 2)
+        rows = reading_store.readings_since_time(sensor.id, around - span / 2, around + span / 2)
         downsampled = len(rows) > SECONDS_MAX_POINTS
         if downsampled:
             rows = keep_anomalies_and_every_kth(rows, SECONDS_MAX_POINTS)
     elif seconds is not None and since is None:
-        rows = queries.readings_since_time(sensor.id, time.time() - seconds)
+        rows = reading_store.readings_since_time(sensor.id, time.time() - seconds)
         downsampled = len(rows) > SECONDS_MAX_POINTS
         if downsampled:
             rows = keep_anomalies_and_every_kth(rows, SECONDS_MAX_POINTS)
     else:
-        rows = queries.latest_readings(sensor.id, window, since)
+        rows = reading_store.latest_readings(sensor.id, window, since)
     points = [_point(r) for r in rows]
-    line, overrides = queries.load_settings()
-    settings = queries.effective(line, overrides, sensor.name)
-    latest = points[-1] if points else (queries.latest_readings(sensor.id, 1) or [None])[0]
+    line, overrides = settings_store.load_settings()
+    settings = settings_store.effective(line, overrides, sensor.name)
+    latest = points[-1] if points else (reading_store.latest_readings(sensor.id, 1) or [None])[0]
     return {
         "sensor": sensor.name, "label": sensor.label, "unit": sensor.unit, "window": window,
         "running": line["running"], "z_threshold": settings["z_threshold"],
@@ -107,15 +112,15 @@ def overview_args(since_name: str) -> tuple[Any, int]:
 
 def line_overview(since, per_sensor: int) -> dict[str, Any]:
     """Every sensor's status and its newest ``per_sensor`` points after ``since``: the overview cards."""
-    line, overrides = queries.load_settings()
+    line, overrides = settings_store.load_settings()
     sensors = []
     latest_id = None
-    known = queries.all_sensors()
+    known = line_store.all_sensors()
     ids = {s.name: s.id for s in known}
-    for status in queries.sensor_statuses(known):
-        threshold = queries.effective(line, overrides, status["name"])["z_threshold"]
+    for status in line_store.sensor_statuses(known):
+        threshold = settings_store.effective(line, overrides, status["name"])["z_threshold"]
         points = [{"id": r["id"], "t": r["t"], "value": r["value"], "anomaly": bool(r["anomaly"])}
-                  for r in queries.latest_readings(ids[status["name"]], per_sensor, since)]
+                  for r in reading_store.latest_readings(ids[status["name"]], per_sensor, since)]
         if status["last_id"] is not None:
             latest_id = max(latest_id or 0, status["last_id"])
         sensors.append({**status, "z_threshold": threshold, "chance_ratio": chance_ratio(threshold),
@@ -129,10 +134,10 @@ def line_scores():
     """The line model's verdicts, oldest first: its reconstruction error against its threshold."""
     window = int_arg("window", 100, 1, MAX_WINDOW)
     since = int_arg("since", None, 0, 2**63 - 1)
-    points = queries.latest_line_scores(window, since)
+    points = line_store.latest_line_scores(window, since)
     for p in points:
         p["anomaly"] = bool(p["anomaly"])
-    line, _ = queries.load_settings()
+    line, _ = settings_store.load_settings()
     return {"enabled": line["line_lstm_enabled"], "points": points}
 
 
@@ -140,12 +145,12 @@ def line_scores():
 def anomalies():
     sensor = sensor_named(request.args["sensor"]) if "sensor" in request.args else None
     limit = int_arg("limit", 20, 1, 500)
-    return {"anomalies": [with_verdicts(a) for a in queries.recent_anomalies(limit, sensor.id if sensor else None)]}
+    return {"anomalies": [with_verdicts(a) for a in reading_store.recent_anomalies(limit, sensor.id if sensor else None)]}
 
 
 @bp.get("/api/sensors", endpoint="sensors")
 def sensors():
-    return {"sensors": queries.sensor_statuses()}
+    return {"sensors": line_store.sensor_statuses()}
 
 
 @bp.post("/api/scenarios", endpoint="scenarios")
@@ -159,19 +164,19 @@ def inject_scenario():
     magnitude = number(body, "magnitude", SCENARIO_KINDS[kind][0], -1000.0, 1000.0)
     delay = number(body, "start_in_s", 0.0, 0.0, MAX_SCENARIO_SECONDS)
     now = time.time()
-    session = queries.current_session()
+    session = session_store.current_session()
     offset = max(now + delay - session.started_at, 0.0)
-    scenario = queries.create_scenario(sensor, kind, magnitude, offset, duration, now, session)
-    return {"scenario": queries.scenario_dict(scenario, sensor.name)}, 201
+    scenario = scenario_store.create_scenario(sensor, kind, magnitude, offset, duration, now, session)
+    return {"scenario": scenario_store.scenario_dict(scenario, sensor.name)}, 201
 
 
 @bp.get("/api/scenarios", endpoint="list_scenarios")
 def list_scenarios():
     sensor = sensor_named(request.args["sensor"]) if "sensor" in request.args else None
     limit = int_arg("limit", 100, 1, 1000)
-    names = {s.id: s.name for s in queries.all_sensors()}
-    found = queries.list_scenarios(sensor.id if sensor else None, limit)
-    return {"scenarios": [queries.scenario_dict(s, names[s.sensor_id]) for s in found]}
+    names = {s.id: s.name for s in line_store.all_sensors()}
+    found = scenario_store.list_scenarios(sensor.id if sensor else None, limit)
+    return {"scenarios": [scenario_store.scenario_dict(s, names[s.sensor_id]) for s in found]}
 
 
 @bp.get("/healthz", endpoint="healthz")

@@ -12,7 +12,8 @@ from flask import current_app, request
 from helpers.core.formats import series_csv
 from helpers.runtime.sources import KINDS
 from helpers.runtime.sources.base import ConfigError
-from helpers.storage import ingest_queue, queries
+from helpers.storage import ingest_queue
+from helpers.storage import settings as settings_store
 from helpers.storage import source_configs as configs
 from helpers.web.api import bp
 from helpers.web.errors import ApiError, error_response
@@ -40,7 +41,7 @@ def _entry(cls) -> dict:
 
 @bp.get("/api/sources", endpoint="sources")
 def sources():
-    line, _ = queries.load_settings()
+    line, _ = settings_store.load_settings()
     backlog, oldest = ingest_queue.backlog()
     return {"active": line["source"], "pull": [_entry(cls) for cls in KINDS.values()],
             "queue": {"readings": backlog, "oldest_at": oldest}}

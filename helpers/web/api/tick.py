@@ -7,7 +7,7 @@ four answers, each exactly as its own route gives it.
 """
 from __future__ import annotations
 
-from helpers.storage import queries
+from helpers.storage import settings as settings_store
 from helpers.web.api import bp
 from helpers.web.api.detectors import forecast
 from helpers.web.api.readings import get_data, line_overview, overview_args
@@ -17,4 +17,4 @@ from helpers.web.api.readings import get_data, line_overview, overview_args
 def tick():
     """``/get_data``'s parameters for the sensor; ``overview_since`` and ``points`` as ``/api/overview``'s ``since`` and ``points``."""
     overview = line_overview(*overview_args("overview_since"))
-    return {"data": get_data(), "overview": overview, "control": queries.control_state(), "forecast": forecast()}
+    return {"data": get_data(), "overview": overview, "control": settings_store.control_state(), "forecast": forecast()}
