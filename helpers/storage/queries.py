@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from helpers.core.scenarios import Scenario as ScenarioSpec
 from helpers.core.settings_schema import SETTINGS, defaults
 from helpers.core.simulator import SensorProfile
+from helpers.core.verdict import VERDICT_SOURCES
 from helpers.storage.alarms import real_fault_spans
 from helpers.storage.db import add_missing_columns, db
 from helpers.storage.models import (BaselineEvent, Line, LineScore, Reading, SamplerLease, Scenario, Sensor,
@@ -21,7 +22,7 @@ LINE_SCOPE = ""
 READING_FIELDS = ("id", "t", "value", "mean", "std", "z", "threshold", "anomaly", "anomaly_ratio",
                   "baseline_state", "completeness", "scenario_id", "zscore_anomaly", "lstm_score",
                   "lstm_threshold", "lstm_anomaly", "detectors", "verdict_source", "z_alarm",
-                  "z_alarm_reason", "z_likelihood")
+                  "z_alarm_reason", "z_likelihood", "counted", "disagree")
 
 
 def init_db(profiles: Sequence[SensorProfile], seeds: Mapping[str, Any], simulator_seed: Optional[int] = None,
@@ -120,6 +121,8 @@ def control_state() -> dict[str, Any]:
         s.name: {"overrides": overrides.get(s.name, {}), "effective": effective(line, overrides, s.name)}
         for s in all_sensors()
     }
+    # The combined verdict sources with what each means (a sensor's chosen detectors can be one too).
+    state["verdict_sources"] = [{"name": name, "text": text} for name, text in VERDICT_SOURCES.items()]
     return state
 
 
@@ -367,7 +370,8 @@ def session_readings(start: float, end: Optional[float], chunk: int = 5000) -> I
 
 def recent_anomalies(limit: int, sensor_id: Optional[int] = None) -> list[dict[str, Any]]:
     fields = ("id", "t", "value", "mean", "std", "z", "threshold", "scenario_id", "zscore_anomaly", "lstm_score",
-              "lstm_threshold", "lstm_anomaly", "detectors", "z_alarm", "z_alarm_reason", "z_likelihood")
+              "lstm_threshold", "lstm_anomaly", "detectors", "z_alarm", "z_alarm_reason", "z_likelihood",
+              "verdict_source", "counted", "disagree")
     query = (select(Sensor.name, Sensor.label, Sensor.unit, *[getattr(Reading, f) for f in fields])
              .join(Sensor, Sensor.id == Reading.sensor_id).where(Reading.anomaly.is_(True)))
     if sensor_id is not None:
