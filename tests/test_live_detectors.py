@@ -23,8 +23,6 @@ def _readings(app, sensor_id=None):
 
 def _sensor_id(app, name):
     from helpers.storage import line as line_store
-    from helpers.storage import scenarios as scenario_store
-    from helpers.storage import sessions as session_store
     with app.app_context():
         return line_store.sensor_by_name(name).id
 

@@ -6,6 +6,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Optional, Protocol
 from helpers.core.stats.anomaly_ratio import AnomalyRatio
 from helpers.core.detectors.live import DetectorBank, LiveVerdict, ModelLoader, parse_names
 from helpers.core.detectors.zscore import Verdict, ZScoreDetector
+from helpers.core.verdict import VERDICT_SOURCES, Decision, decide
 
 
 class ShapeVerdict(NamedTuple):
@@ -29,38 +30,29 @@ class Observation(NamedTuple):
     ratio: float
     # The other chosen detectors' verdicts, by name (empty when only the z-score and LSTM run).
     others: dict[str, LiveVerdict] = {}
+    # Whose verdicts counted (``anomaly`` is its verdict) and whether the detectors that judged split.
+    decision: Decision = Decision(None, (), False)
 
 
 def combine(source: str, z: Verdict, shape: Optional[ShapeVerdict],
-            others: Optional[Mapping[str, LiveVerdict]] = None) -> Optional[bool]:
-    """The verdict that counts under ``source``; a detector that cannot judge yet abstains.
+            others: Optional[Mapping[str, LiveVerdict]] = None) -> Decision:
+    """The decision under ``source`` (helpers.core.verdict.decide); a detector that cannot judge yet abstains.
 
-    None when neither can judge (the reading then leaves the ratio alone). A
-    ``source`` naming one of ``others`` takes its flag; while it warms up the
-    z-score's counts.
+    Its ``anomaly`` is None when no counted detector can judge (the reading then
+    leaves the ratio alone). A ``source`` naming one of ``others`` takes its flag;
+    while it warms up the z-score's counts.
 
     >>> z = Verdict(1.0, 1.0, 4.0, True, "excluding", 100.0, True, False)
-    >>> combine("both", z, ShapeVerdict(0.1, False)), combine("either", z, ShapeVerdict(0.1, False))
+    >>> combine("both", z, ShapeVerdict(0.1, False)).anomaly, combine("either", z, ShapeVerdict(0.1, False)).anomaly
     (False, True)
     >>> combine("lstm", z, None)
-    True
+    Decision(anomaly=True, counted=('zscore',), disagree=False)
     >>> combine("knn", z, None, {"knn": LiveVerdict(0.2, False, "")}), combine("knn", z, None, {})
-    (False, True)
+    (Decision(anomaly=False, counted=('knn',), disagree=True), Decision(anomaly=True, counted=('zscore',), disagree=False))
     """
-    chosen = (others or {}).get(source)
-    if chosen is not None and chosen.anomaly is not None:
-        return chosen.anomaly
-    if source not in ("zscore", "lstm", "either", "both"):
-        source = "zscore"
-    votes = []
-    if source in ("zscore", "either", "both") or shape is None or shape.error is None:
-        if z.judged:
-            votes.append(z.anomaly)
-    if source != "zscore" and shape is not None and shape.error is not None:
-        votes.append(shape.anomaly)
-    if not votes:
-        return None
-    return all(votes) if source == "both" else any(votes)
+    return decide(source, z.anomaly if z.judged else None,
+                  shape.anomaly if shape is not None and shape.error is not None else None,
+                  {name: v.anomaly for name, v in (others or {}).items()})
 
 
 class SensorMonitor:
@@ -83,7 +75,7 @@ class SensorMonitor:
         """The chosen detectors besides the z-score and the LSTM, and the verdict source if it is one of them."""
         names = parse_names(settings.get("detectors", ""))
         source = settings.get("verdict_source", "zscore")
-        if source not in ("zscore", "lstm", "either", "both") and source not in names:
+        if source not in VERDICT_SOURCES and source not in names:
             names.append(source)
         return names
 
@@ -103,10 +95,11 @@ class SensorMonitor:
         verdict = self.detector.update(x)
         shape = self.shape.update(x) if self.shape is not None else None
         others = self.others.update(x, t) if self.others.detectors else {}
-        anomaly = combine(self.settings.get("verdict_source", "zscore"), verdict, shape, others)
+        decision = combine(self.settings.get("verdict_source", "zscore"), verdict, shape, others)
+        anomaly = decision.anomaly
         ratio = self.ratio.ratio if anomaly is None else self.ratio.add(anomaly)
         return Observation(verdict, shape, self.shape.threshold if self.shape is not None else None,
-                           bool(anomaly), ratio, others)
+                           bool(anomaly), ratio, others, decision)
 
     def restore(self, history: Iterable[tuple[float, Optional[float], bool, bool]]) -> None:
         """Rebuild from stored ``(value, z, z-score anomaly, final anomaly)``, oldest first.

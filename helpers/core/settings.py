@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 
 from helpers.core.detectors.live import parse_names
 from helpers.core.detectors.presets import PRESETS
+from helpers.core.verdict import VERDICT_SOURCES
 
 Number = Union[int, float]
 
@@ -67,7 +68,7 @@ SETTINGS: dict[str, SettingSpec] = {s.name: s for s in (
     SettingSpec("source", str, "simulator", per_sensor=False,
                 choices=("simulator", "push", "csv_replay", "system", "graphql", "promql", "influxdb", "mqtt"),
                 help="where the line's readings come from"),
-    SettingSpec("verdict_source", str, "zscore", choices=("zscore", "lstm", "either", "both", *PRESETS),
+    SettingSpec("verdict_source", str, "zscore", choices=(*VERDICT_SOURCES, *PRESETS),
                 help="which detector's verdict drives the anomaly ratio and everything downstream"),
     SettingSpec("detectors", str, "", parse=lambda text: ",".join(parse_names(text)),
                 help="detectors that judge every reading beside the z-score (comma-separated names)"),

@@ -344,6 +344,7 @@ class Sampler:
             "scenario_id": scenario_id,
             "detectors": json.dumps({name: v.as_dict() for name, v in seen.others.items()}) if seen.others else None,
             "verdict_source": monitor.settings.get("verdict_source", "zscore"),
+            "counted": ",".join(seen.decision.counted), "disagree": seen.decision.disagree,
             "z_alarm": verdict.alarm if verdict.judged else None, "z_alarm_reason": verdict.alarm_reason,
             "z_likelihood": verdict.likelihood,
         })

@@ -102,6 +102,10 @@ class Reading(db.Model):
     detectors: Mapped[Optional[str]] = mapped_column(Text)
     # The sensor's verdict_source when this reading was judged (whose flag is ``anomaly``); NULL before it was kept.
     verdict_source: Mapped[Optional[str]] = mapped_column(String(64))
+    # The decision under that source (helpers/core/verdict.py): the detector keys whose verdicts counted,
+    # comma-joined ("" when none could judge), and whether the detectors that judged split; NULL before kept.
+    counted: Mapped[Optional[str]] = mapped_column(String(255))
+    disagree: Mapped[Optional[bool]] = mapped_column(Boolean)
     # The z-score's excursion alarm (helpers/core/detectors/zscore_alarm.py): whether this reading raised it, why
     # (unusual | extreme), and the likelihood it weighed; NULL while learning (and before they were kept).
     z_alarm: Mapped[Optional[bool]] = mapped_column(Boolean)

@@ -16,7 +16,7 @@ from helpers.storage.models import Reading, Sensor, SensorCounter
 READING_FIELDS = ("id", "t", "value", "mean", "std", "z", "threshold", "anomaly", "anomaly_ratio",
                   "baseline_state", "completeness", "scenario_id", "zscore_anomaly", "lstm_score",
                   "lstm_threshold", "lstm_anomaly", "detectors", "verdict_source", "z_alarm",
-                  "z_alarm_reason", "z_likelihood")
+                  "z_alarm_reason", "z_likelihood", "counted", "disagree")
 
 
 def bump_counters(rows: Sequence[Mapping[str, Any]]) -> None:
@@ -110,7 +110,8 @@ def session_readings(start: float, end: Optional[float], chunk: int = 5000) -> I
 
 def recent_anomalies(limit: int, sensor_id: Optional[int] = None) -> list[dict[str, Any]]:
     fields = ("id", "t", "value", "mean", "std", "z", "threshold", "scenario_id", "zscore_anomaly", "lstm_score",
-              "lstm_threshold", "lstm_anomaly", "detectors", "z_alarm", "z_alarm_reason", "z_likelihood")
+              "lstm_threshold", "lstm_anomaly", "detectors", "z_alarm", "z_alarm_reason", "z_likelihood",
+              "verdict_source", "counted", "disagree")
     query = (select(Sensor.name, Sensor.label, Sensor.unit, *[getattr(Reading, f) for f in fields])
              .join(Sensor, Sensor.id == Reading.sensor_id).where(Reading.anomaly.is_(True)))
     if sensor_id is not None:

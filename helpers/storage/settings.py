@@ -8,6 +8,7 @@ from flask import g, has_request_context
 from sqlalchemy import delete, select
 
 from helpers.core.settings import SETTINGS, defaults
+from helpers.core.verdict import VERDICT_SOURCES
 from helpers.storage.db import db
 from helpers.storage.models import Setting
 from helpers.storage import line as line_store
@@ -67,6 +68,8 @@ def control_state() -> dict[str, Any]:
         s.name: {"overrides": overrides.get(s.name, {}), "effective": effective(line, overrides, s.name)}
         for s in line_store.all_sensors()
     }
+    # The combined verdict sources with what each means (a sensor's chosen detectors can be one too).
+    state["verdict_sources"] = [{"name": name, "text": text} for name, text in VERDICT_SOURCES.items()]
     return state
 
 

@@ -13,7 +13,7 @@ export const LSTM = 'LSTM';
  * (flagged), false (let it pass) or null (still warming up).
  */
 export function votes(point) {
-  const list = [{ key: 'zscore', label: Z_SCORE, anomaly: point.z === null ? null : Boolean(point.zscore_anomaly ?? point.anomaly) }];
+  const list = [{ key: 'zscore', label: Z_SCORE, anomaly: point.z === null ? null : Boolean(point.zscore_anomaly) }];
   if (point.lstm_score !== null && point.lstm_score !== undefined) {
     list.push({ key: 'lstm', label: LSTM, anomaly: point.lstm_anomaly ?? null });
   }
@@ -23,7 +23,10 @@ export function votes(point) {
   return list;
 }
 
-/** "flagged by knn; not by z-score, robust_zscore": how the judging detectors split on a point. */
+/**
+ * "flagged by knn; not by z-score, robust_zscore": how the judging detectors split on a point (one the server
+ * marked `disagree`), from their stored votes.
+ */
 export function describeSplit(point) {
   const judged = votes(point).filter((v) => v.anomaly !== null);
   const names = (flag) => judged.filter((v) => v.anomaly === flag).map((v) => v.label).join(', ') || 'none';

@@ -5,13 +5,10 @@
  * time_steps or lstm_ratio from a JSON file; the export is a download link.
  */
 import { postJSON } from './api.js';
+import { LSTM, Z_SCORE } from './detector_votes.js';
 
-const VERDICT_MEANING = {
-  zscore: 'the z-score alone; the LSTM\'s flags are shown but do not count.',
-  lstm: 'the LSTM alone (the z-score stands in while the LSTM cannot judge yet).',
-  either: 'a reading is an anomaly when either detector flags it.',
-  both: 'a reading is an anomaly only when both flag it (one that cannot judge yet abstains).',
-};
+// How a detector's key reads in the select (the sources themselves come from the server).
+const LABELS = { zscore: Z_SCORE, lstm: LSTM };
 
 /** A chosen detector as the verdict source (detectors.js lists them): its flag alone counts. */
 function detectorMeaning(name) {
@@ -19,25 +16,25 @@ function detectorMeaning(name) {
 }
 
 /**
- * Besides the four fixed sources, the select offers the sensor's chosen
- * detectors (and the source in force, should it be one no longer chosen).
- * Left alone while the user has it open.
+ * The select offers the combined sources the server lists (`fixed`), then the
+ * sensor's chosen detectors (and the source in force, should it be one no
+ * longer chosen). Left alone while the user has it open.
  */
-function offerDetectors(select, effective) {
+function offerSources(select, fixed, effective) {
   if (document.activeElement === select) return;
-  const fixed = Object.keys(VERDICT_MEANING);
-  const names = (effective.detectors ?? '').split(',').filter(Boolean);
-  if (!fixed.includes(effective.verdict_source) && !names.includes(effective.verdict_source)) names.push(effective.verdict_source);
-  const extra = [...select.options].filter((option) => !fixed.includes(option.value));
-  if (extra.map((option) => option.value).join() === names.join()) return;
-  for (const option of extra) option.remove();
-  for (const name of names) select.add(new Option(name, name));
+  const names = [...fixed];
+  for (const name of (effective.detectors ?? '').split(',').filter(Boolean)) if (!names.includes(name)) names.push(name);
+  if (!names.includes(effective.verdict_source)) names.push(effective.verdict_source);
+  if ([...select.options].map((option) => option.value).join() === names.join()) return;
+  select.replaceChildren(...names.map((name) => new Option(LABELS[name] ?? name, name)));
 }
 
 export function createLstmSettings(ui, { postControl, onImported, sensorLabel }) {
   const inputs = [...ui.form.querySelectorAll('[data-setting]')];
   // Until the first settings arrive there is no sensor to change: a value sent then would land line-wide.
   let sensor = null;
+  // What each combined verdict source means, as the server says (/get_control's verdict_sources).
+  let meanings = {};
   for (const input of inputs) input.disabled = true;
 
   function say(target, text, tone = '') {
@@ -71,7 +68,7 @@ export function createLstmSettings(ui, { postControl, onImported, sensorLabel })
 
   function showMeaning() {
     const { value } = ui.form.querySelector('[data-setting="verdict_source"]');
-    ui.meaning.textContent = VERDICT_MEANING[value] ?? (value ? detectorMeaning(value) : '–');
+    ui.meaning.textContent = meanings[value] ?? (value ? detectorMeaning(value) : '–');
   }
 
   async function importFile(input) {
@@ -111,7 +108,9 @@ export function createLstmSettings(ui, { postControl, onImported, sensorLabel })
       }
       const effective = control.sensors?.[name]?.effective;
       if (!effective) return;
-      offerDetectors(ui.form.querySelector('[data-setting="verdict_source"]'), effective);
+      const sources = control.verdict_sources ?? [];
+      meanings = Object.fromEntries(sources.map((source) => [source.name, source.text]));
+      offerSources(ui.form.querySelector('[data-setting="verdict_source"]'), sources.map((source) => source.name), effective);
       for (const input of inputs) {
         if (document.activeElement !== input) input.value = String(effective[input.dataset.setting]);
         input.disabled = false;

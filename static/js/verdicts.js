@@ -16,27 +16,14 @@ const STATES = {
   null: { text: '… warming up', className: 'verdict-warming' },
 };
 
-const COMBINED = new Set(['zscore', 'lstm', 'either', 'both']);
-
 export function createVerdicts(ui) {
-  // The selected sensor's settings: whose verdict counts, and the LSTM's rule (to explain its threshold).
-  let settings = { source: 'zscore', rule: {}, unit: '' };
+  // The selected sensor's LSTM rule (to explain its threshold) and unit.
+  let settings = { rule: {}, unit: '' };
   let point = null;
-
-  /** The rows whose verdict counted under the current verdict source (a warming-up one defers to the z-score). */
-  function counting(p) {
-    // The source in force when the reading was judged; the current one for readings stored before it was kept.
-    const source = p.verdict_source ?? settings.source;
-    const lstmJudged = p.lstm_anomaly !== null && p.lstm_anomaly !== undefined;
-    if (!COMBINED.has(source)) return new Set([p.detectors?.[source]?.anomaly == null ? 'zscore' : source]);
-    if (source === 'lstm') return new Set([lstmJudged ? 'lstm' : 'zscore']);
-    if (source === 'zscore') return new Set(['zscore']);
-    return new Set(lstmJudged ? ['zscore', 'lstm'] : ['zscore']);
-  }
 
   function rowsOf(p) {
     const rows = [{
-      key: 'zscore', label: Z_SCORE, anomaly: p.z === null ? null : Boolean(p.zscore_anomaly ?? p.anomaly),
+      key: 'zscore', label: Z_SCORE, anomaly: p.z === null ? null : Boolean(p.zscore_anomaly),
       score: p.z === null ? '–' : `z ${formatNumber(p.z, 2)}`,
       why: p.z === null ? 'learning the model (not enough readings yet)' : explainZ(p),
       alarm: p.z_alarm ? explainZAlarm(p) : null,
@@ -95,7 +82,8 @@ export function createVerdicts(ui) {
       return;
     }
     const p = point;
-    const counts = counting(p);
+    // Whose verdicts counted, as the server decided when the reading was judged.
+    const counts = new Set(p.counted ?? []);
     ui.caption.textContent = `${formatClock(p.t)} · ${formatValue(p.value, settings.unit, p.std)} · verdict: `
       + `${p.anomaly ? '⚠ anomaly' : '✓ normal'} (★ the detector that counts)`;
     ui.split.hidden = !p.disagree;
@@ -113,9 +101,7 @@ export function createVerdicts(ui) {
       const effective = control.sensors?.[sensor]?.effective;
       if (!effective) return;
       const rule = { percentile: effective.lstm_percentile, ratio: effective.lstm_ratio };
-      const changed = effective.verdict_source !== settings.source;
-      settings = { ...settings, source: effective.verdict_source, rule };
-      if (changed) render();
+      settings = { ...settings, rule };
     },
 
     /** The unit the selected sensor's values are in. */

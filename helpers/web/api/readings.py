@@ -11,6 +11,7 @@ from flask import current_app, jsonify, request
 
 from helpers.core.formats.thinning import keep_anomalies_and_every_kth
 from helpers.core.line.scenarios import SCENARIO_KINDS
+from helpers.core.verdict import decide
 from helpers.storage import lease, sampler_health
 from helpers.storage import line as line_store
 from helpers.storage import readings as reading_store
@@ -33,28 +34,27 @@ def chance_ratio(threshold: float) -> float:
     return math.erfc(threshold / math.sqrt(2.0))
 
 
-def _point(row: dict[str, Any]) -> dict[str, Any]:
+def _point(row: dict[str, Any], source: str = "zscore") -> dict[str, Any]:
     row["anomaly"] = bool(row["anomaly"])
     row["timestamp"] = datetime.fromtimestamp(row["t"], timezone.utc).isoformat()
-    return with_verdicts(row)
+    return with_verdicts(row, source)
 
 
-def with_verdicts(row: dict[str, Any]) -> dict[str, Any]:
-    """The other detectors' stored verdicts decoded, and whether the detectors split on this reading."""
+def with_verdicts(row: dict[str, Any], source: str = "zscore") -> dict[str, Any]:
+    """The other detectors' stored verdicts decoded, whose verdicts counted and whether the detectors split.
+
+    As the sampler stored them; a reading stored before they were kept is decided
+    now by the same rule, under its stored verdict source (``source`` without one).
+    """
     row["detectors"] = json.loads(row["detectors"]) if row.get("detectors") else {}
-    row["disagree"] = disagree(row)
+    if row.get("counted") is None or row.get("disagree") is None:
+        decision = decide(row.get("verdict_source") or source,
+                          None if row.get("z") is None else bool(row["zscore_anomaly"]), row.get("lstm_anomaly"),
+                          {name: v.get("anomaly") for name, v in row["detectors"].items()})
+        row["counted"], row["disagree"] = list(decision.counted), decision.disagree
+    else:
+        row["counted"], row["disagree"] = [k for k in row["counted"].split(",") if k], bool(row["disagree"])
     return row
-
-
-def disagree(row: dict[str, Any]) -> bool:
-    """Whether the detectors that judged this reading split: some flagged it and some did not."""
-    flags = set()
-    if row.get("z") is not None:
-        flags.add(bool(row["zscore_anomaly"]))
-    if row.get("lstm_anomaly") is not None:
-        flags.add(bool(row["lstm_anomaly"]))
-    flags.update(v["anomaly"] for v in row["detectors"].values() if v.get("anomaly") is not None)
-    return len(flags) > 1
 
 
 @bp.get("/get_data", endpoint="get_data")
@@ -82,9 +82,9 @@ def get_data():
             rows = keep_anomalies_and_every_kth(rows, SECONDS_MAX_POINTS)
     else:
         rows = reading_store.latest_readings(sensor.id, window, since)
-    points = [_point(r) for r in rows]
     line, overrides = settings_store.load_settings()
     settings = settings_store.effective(line, overrides, sensor.name)
+    points = [_point(r, settings["verdict_source"]) for r in rows]
     latest = points[-1] if points else (reading_store.latest_readings(sensor.id, 1) or [None])[0]
     return {
         "sensor": sensor.name, "label": sensor.label, "unit": sensor.unit, "window": window,
@@ -145,7 +145,9 @@ def line_scores():
 def anomalies():
     sensor = sensor_named(request.args["sensor"]) if "sensor" in request.args else None
     limit = int_arg("limit", 20, 1, 500)
-    return {"anomalies": [with_verdicts(a) for a in reading_store.recent_anomalies(limit, sensor.id if sensor else None)]}
+    line, overrides = settings_store.load_settings()
+    return {"anomalies": [with_verdicts(a, settings_store.effective(line, overrides, a["sensor"])["verdict_source"])
+                          for a in reading_store.recent_anomalies(limit, sensor.id if sensor else None)]}
 
 
 @bp.get("/api/sensors", endpoint="sensors")
