@@ -24,7 +24,7 @@ def doc_files() -> list[Path]:
 def strip_code(text: str) -> str:
     """The text with fenced blocks and inline code removed: a link inside code is not a link."""
     text = FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
-    return CODE_SPAN.sub("", text)
+    return CODE_SPAN.sub(lambda m: "\n" * m.group(0).count("\n"), text)
 
 
 def links(path: Path) -> list[tuple[int, str]]:
