@@ -1,6 +1,6 @@
 """The ``flask`` commands, one module per group; each command wraps a plain function that a test can call.
 
-The CLI stands beside web/ at the top of the layers: it may use runtime, storage and core, never web.
+The CLI stands beside web/ at the top of the layers: it may import runtime, storage, core and edge, never web.
 """
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Alert logic without I/O: the state/burst/excursion rules, usage state with hysteresis, an alarm's e-mail text."""

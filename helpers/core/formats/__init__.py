@@ -1,0 +1,1 @@
+"""Files and payloads in and out: series CSV, the session file, pushed batches, CSV errors, thinning."""

@@ -1,0 +1,1 @@
+"""Streaming statistics the detectors share: rolling moments, rolling quantiles, the anomaly ratio."""
