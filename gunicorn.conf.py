@@ -4,13 +4,14 @@ Every worker starts a sampler candidate as soon as it boots; the database
 lease lets exactly one of them sample (see helpers/storage/lease.py). Every
 worker also starts a mail sender; outbox claims send each message once.
 """
-import os
+from helpers.config import server_config
 
-bind = os.environ.get("BIND", "127.0.0.1:5000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+_server = server_config()
+bind = _server["BIND"]
+workers = _server["WEB_CONCURRENCY"]
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "4"))
-accesslog = os.environ.get("ACCESS_LOG") or None
+threads = _server["WEB_THREADS"]
+accesslog = _server["ACCESS_LOG"]
 
 
 def on_starting(server):
@@ -26,7 +27,7 @@ def post_worker_init(worker):
     from helpers.runtime.alerting import mailer
     from helpers.runtime import service
 
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+    logging.basicConfig(level=_server["LOG_LEVEL"],
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
 
     if worker.wsgi.config["SAMPLER_AUTOSTART"]:

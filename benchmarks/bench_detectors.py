@@ -147,11 +147,11 @@ def bench_corpus(corpus, detectors):
 
 
 def main() -> None:
-    from helpers.core.evaluation.nab.loader import default_corpus_dir
+    from helpers.config import nab_corpus
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readings", type=int, default=20_000)
-    parser.add_argument("--corpus", type=Path, default=default_corpus_dir())
+    parser.add_argument("--corpus", type=Path, default=nab_corpus())
     parser.add_argument("--skip-corpus", action="store_true", help="only the live cost per reading")
     parser.add_argument("--detector", action="append", choices=sorted(PRESETS),
                         help="only these presets (repeat; default: all), beside the baseline")

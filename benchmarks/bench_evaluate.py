@@ -21,13 +21,14 @@ from table import print_table  # noqa: E402  (this folder)
 
 from helpers.cli.evaluate import read_file  # noqa: E402
 from helpers.core.evaluation.batch import DETECTORS  # noqa: E402
-from helpers.core.evaluation.nab.loader import default_corpus_dir, load_labels, load_profiles  # noqa: E402
+from helpers.config import nab_corpus
+from helpers.core.evaluation.nab.loader import load_labels, load_profiles  # noqa: E402
 from helpers.runtime.jobs.evaluation import corpus_files, evaluate  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=default_corpus_dir())
+    parser.add_argument("--corpus", type=Path, default=nab_corpus())
     parser.add_argument("--skip-lstm", action="store_true", help="leave out the LSTM (the slow one)")
     args = parser.parse_args()
     corpus = args.corpus

@@ -129,7 +129,6 @@ def bench_rate_during_training(epochs: int) -> tuple[str, str, str, str]:
     from helpers.runtime.service import SamplerThread
     from helpers.storage import model_registry as registry
     from helpers.storage import line as line_store
-    from helpers.storage import settings as settings_store
 
     rate_hz, sensors = 50.0, len(DEFAULT_SENSORS)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,6 @@
 """How far the plain z-score gets on NAB without the likelihood step: a study, beside the live z-score.
 
-    .venv/bin/python benchmarks/nab_zscore_variants.py [--corpus ../shared/data/nab-dev]
+    .venv/bin/python benchmarks/nab_zscore_variants.py [--corpus NAB_FOLDER]  (default: $NAB_CORPUS)
 
 Issue 8 asks the z-score (the default, fast detector) to score at least 40 on the NAB dev corpus
 (standard profile). Its per-reading flag (every reading beyond |z| > 3) scores 0.00: on real series
@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from helpers.config import nab_corpus  # noqa: E402
 from helpers.cli.evaluate import read_file  # noqa: E402
 from helpers.core.evaluation.nab import FileScores, score_corpus  # noqa: E402
 from helpers.core.evaluation.nab.loader import load_labels  # noqa: E402
@@ -79,7 +80,7 @@ def held_off(values, model_size, threshold, hold, k=1):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared/data/nab-dev"))
+    parser.add_argument("--corpus", default=str(nab_corpus()))
     corpus = Path(parser.parse_args().corpus)
     labels = load_labels(corpus)
     names = corpus_files(corpus / "data", labels)

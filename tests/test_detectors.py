@@ -15,7 +15,8 @@ from helpers.core.detectors.presets import NEEDS_TIMESTAMPS, PRESETS, make
 from helpers.core.detectors.robust_zscore import RobustZScore
 from helpers.core.stats.rolling_quantiles import RollingMedianMAD
 from helpers.core.evaluation.nab import FileScores, score_corpus
-from helpers.core.evaluation.nab.loader import default_corpus_dir, load_labels, load_profiles
+from helpers.config import nab_corpus
+from helpers.core.evaluation.nab.loader import load_labels, load_profiles
 from helpers.core.stats.rolling_moments import RollingMoments
 
 START = datetime(2014, 4, 1)
@@ -213,7 +214,7 @@ def test_log_likelihood_spreads_the_tail():
 
 # --- NAB, through the evaluate path --------------------------------------------------------------------------------
 
-CORPUS = default_corpus_dir()
+CORPUS = nab_corpus()
 needs_corpus = pytest.mark.skipif(not (CORPUS / "labels").is_dir(),
                                   reason=f"NAB corpus not found at {CORPUS} (set NAB_CORPUS)")
 

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from helpers.core.evaluation.nab.loader import default_corpus_dir
+from helpers.config import nab_corpus
 
-CORPUS = default_corpus_dir()
+CORPUS = nab_corpus()
 needs_corpus = pytest.mark.skipif(not (CORPUS / "labels").is_dir(),
                                   reason=f"NAB corpus not found at {CORPUS} (set NAB_CORPUS)")
 

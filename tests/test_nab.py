@@ -6,6 +6,7 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
+from helpers.config import nab_corpus
 from helpers.core.evaluation.nab import loader
 from helpers.core.evaluation.nab.scorer import FileScores, best_threshold, normalised, score_corpus
 from helpers.core.evaluation.nab.sigmoid import scaled_sigmoid
@@ -121,7 +122,7 @@ def test_sweep_breaks_exact_ties_toward_the_higher_threshold():
 
 # ---- the reference corpus ------------------------------------------------------------------
 
-CORPUS = loader.default_corpus_dir()
+CORPUS = nab_corpus()
 needs_corpus = pytest.mark.skipif(not (CORPUS / "reference" / "expected_scores.json").is_file(),
                                   reason=f"NAB corpus not found at {CORPUS} (set NAB_CORPUS)")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import secrets
 import time
 from typing import Any, Optional
@@ -173,7 +172,7 @@ def init_app(app: Flask) -> None:
     """Sign sessions with SECRET_KEY, or a key made on first start and kept in the database."""
     with app.app_context():
         app.secret_key = app.config.get("SECRET_KEY") or app_secrets.get_or_create("session_signing_key")
-        host = os.environ.get("BIND", "127.0.0.1:5000").rpartition(":")[0].strip("[]")
+        host = app.config["BIND"].rpartition(":")[0].strip("[]")
         if not users.any_users() and not (host == "localhost" or is_loopback(host)):
             log.warning("bound to %s with no user accounts: changes are refused from every address but "
                         "127.0.0.1 until an admin runs `flask user create NAME --role admin`", host)

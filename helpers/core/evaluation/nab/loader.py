@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +10,6 @@ import numpy as np
 from helpers.core.evaluation.nab.scorer import FileScores
 
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
-
-
-def default_corpus_dir() -> Path:
-    """``$NAB_CORPUS`` when set, else ``../shared/data/nab-dev`` beside the project root."""
-    env = os.environ.get("NAB_CORPUS")
-    return Path(env) if env else (PROJECT_ROOT.parent / "shared" / "data" / "nab-dev")
 
 
 def load_labels(corpus_dir: Path) -> dict[str, list[tuple[str, str]]]:
