@@ -202,3 +202,34 @@ def test_app_starts_its_sampler_on_first_request_and_readings_arrive(tmp_path):
         assert client.get("/healthz").status_code == 200
     finally:
         service.stop_running()
+
+
+def test_the_lease_passes_to_a_second_candidate_once_the_holder_stops_renewing_it(tmp_path):
+    """``hold_lease`` without the loop: one holder at a time, taken over after the lease expires, the loser's
+    unsaved readings dropped (storing them would duplicate what the new holder samples)."""
+    app = make_app(tmp_path, SAMPLER_LEASE_SECONDS=5.0, SAMPLER_HEARTBEAT_SECONDS=1.0, SAMPLER_FLUSH_SECONDS=60.0)
+    clock = FakeClock(1_800_000_000.0)
+    first, second = (Sampler(app, LineSimulator(DEFAULT_SENSORS, seed=i), clock=clock) for i in (1, 2))
+    with app.app_context():
+        assert first.hold_lease(clock()) is True and first.monitors  # taking it started the sampler
+        assert second.hold_lease(clock()) is False
+        clock.advance(0.5)
+        first.step()
+        assert first._buffer  # judged, not stored yet
+        clock.advance(6.0)  # the first did not renew within the lease's 5 s
+        assert second.hold_lease(clock()) is True
+        assert first.hold_lease(clock()) is False and first._buffer == [] and not first.holding
+
+
+def test_chores_thin_old_readings_without_the_loop(tmp_path):
+    """``chores`` is callable on its own: with retention due, readings past RETENTION_RAW_DAYS become rollups."""
+    app = make_app(tmp_path, RETENTION_RAW_DAYS=1.0)
+    clock = FakeClock(1_800_000_000.0)
+    sampler = started_sampler(app, clock)
+    drive(app, sampler, clock, 5.0)
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(Reading))
+        assert before > 0
+        sampler.chores(clock() + 2 * 86_400.0)  # two days on, every stored reading is past its raw days
+        assert db.session.scalar(select(func.count()).select_from(Reading)) == 0
+        assert sampler.retention.thinned == before

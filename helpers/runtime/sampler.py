@@ -2,7 +2,8 @@
 
 ``Sampler.step`` does one pass (read settings, apply re-baselines, produce the
 readings that are due, judge them, store them) and is what tests and the
-benchmark call directly; ``Sampler.run`` only keeps time, holds the lease
+benchmark call directly; ``hold_lease`` and ``chores`` (pull sources, retraining,
+retention, health) are methods a test calls too; ``Sampler.run`` only keeps time
 and logs any exception before it goes on.
 """
 from __future__ import annotations
@@ -125,6 +126,11 @@ class Sampler:
         self.session_started_at = 0.0
         self._forecasting: set[int] = set()  # sensors with a stored forecast
         self._forecast_t: dict[int, float] = {}  # the reading time each was made at
+        # The loop's own state (see run): the lease, when it was last renewed, the worst lag and step time since.
+        self.holding = False
+        self._last_beat = 0.0
+        self._last_retrain_check = clock()
+        self._worst_lag = self._worst_loop = 0.0
 
     # --- one pass ----------------------------------------------------------
 
@@ -417,53 +423,60 @@ class Sampler:
 
     # --- the loop ----------------------------------------------------------
 
+    def hold_lease(self, now: float) -> bool:
+        """Take, renew or lose the sampler lease (at most once per heartbeat); True while this sampler holds it.
+
+        Taking it starts the sampler from stored history; losing it drops the unsaved readings, since
+        another process samples now and storing them would duplicate readings.
+        """
+        if self.holding and now - self._last_beat < self.app.config["SAMPLER_HEARTBEAT_SECONDS"]:
+            return True
+        was_holding = self.holding
+        self.holding = lease.try_acquire(self.owner, now, self.app.config["SAMPLER_LEASE_SECONDS"])
+        self._last_beat = now
+        if self.holding and was_holding:
+            lease.report_health(self.owner, self._worst_lag, self._worst_loop)
+            self._worst_lag = self._worst_loop = 0.0
+        if self.holding and not was_holding:
+            log.info("sampler %s took the lease", self.owner)
+            self.monitors.clear()
+            self.start()
+        elif was_holding and not self.holding:
+            log.warning("sampler %s lost the lease; dropping %d unsaved readings", self.owner, len(self._buffer))
+            self._buffer, self._line_buffer = [], []
+            self._taken = []
+            self.sources.stop()
+        return self.holding
+
+    def chores(self, now: float) -> None:
+        """What the loop does beside judging, after each good step: health, pull sources, retraining, retention."""
+        if self.step_failures:
+            self.step_failures = 0
+            sampler_health.step_ok(self.owner)
+        line = self.line_settings
+        self.sources.sync(line["source"] if line.get("running") else None)
+        if now - self._last_retrain_check >= self.app.config["RETRAIN_CHECK_SECONDS"]:
+            self._last_retrain_check = now
+            retraining.tick(self.app, now)
+        if self.retention.due(now):
+            self.retention.run(now)
+
     def run(self, stop: threading.Event) -> None:
-        """Contend for the lease; while holding it, step at the sensors' pace and beat."""
-        cfg = self.app.config
-        ttl, beat = cfg["SAMPLER_LEASE_SECONDS"], cfg["SAMPLER_HEARTBEAT_SECONDS"]
+        """The loop, and nothing else: hold the lease, step at the sensors' pace, do the chores, wait."""
+        ttl = self.app.config["SAMPLER_LEASE_SECONDS"]
         with self.app.app_context():
-            holding = False
-            last_beat = 0.0
-            last_retrain_check = self.clock()
-            worst_lag = worst_loop = 0.0
+            self._last_retrain_check = self.clock()
             while not stop.is_set():
                 try:
                     now = self.clock()
-                    if not holding or now - last_beat >= beat:
-                        was_holding = holding
-                        holding = lease.try_acquire(self.owner, now, ttl)
-                        last_beat = now
-                        if holding and was_holding:
-                            lease.report_health(self.owner, worst_lag, worst_loop)
-                            worst_lag = worst_loop = 0.0
-                        if holding and not was_holding:
-                            log.info("sampler %s took the lease", self.owner)
-                            self.monitors.clear()
-                            self.start()
-                        elif was_holding and not holding:
-                            # Another process samples now: storing our buffer would duplicate readings.
-                            log.warning("sampler %s lost the lease; dropping %d unsaved readings",
-                                        self.owner, len(self._buffer))
-                            self._buffer, self._line_buffer = [], []
-                            self._taken = []
-                            self.sources.stop()
-                    if not holding:
+                    if not self.hold_lease(now):
                         stop.wait(min(ttl / 4, 2.0))
                         continue
                     due = min((sch.due for sch in self.schedules.values()), default=now)
-                    worst_lag = max(worst_lag, now - due)
+                    self._worst_lag = max(self._worst_lag, now - due)
                     self.step()
-                    if self.step_failures:
-                        self.step_failures = 0
-                        sampler_health.step_ok(self.owner)
-                    worst_loop = max(worst_loop, self.clock() - now)
-                    line = self.line_settings
-                    self.sources.sync(line["source"] if line.get("running") else None)
-                    if now - last_retrain_check >= cfg["RETRAIN_CHECK_SECONDS"]:
-                        last_retrain_check = now
-                        retraining.tick(self.app, now)
-                    if self.retention.due(now):
-                        self.retention.run(now)
+                    self._worst_loop = max(self._worst_loop, self.clock() - now)
+                    self.chores(now)
                     wake = min((sch.due for sch in self.schedules.values()), default=now + 0.2)
                     stop.wait(min(max(wake - self.clock(), 0.0), 0.2))
                 except Exception as exc:
@@ -473,10 +486,11 @@ class Sampler:
                     sampler_health.step_failed(self.owner, self.step_failures, exc, self.clock())
                     stop.wait(1.0)
             self.sources.stop()
-            if holding:
+            if self.holding:
                 try:
                     self.flush()
                     lease.release(self.owner)
+                    self.holding = False
                 except Exception:
                     log.exception("sampler could not flush on stop")
             db.session.remove()
