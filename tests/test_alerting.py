@@ -1,7 +1,7 @@
 """States with hysteresis, alert rules with a clear condition and a cooldown, and the alarm lifecycle."""
 import pytest
 
-from helpers.core.alerts.rules import BurstWindow, SensorAlerts
+from helpers.core.alerts.rules import BurstWindow, Judged, SensorAlerts
 from helpers.core.alerts.usage_state import HIGH, NORMAL, UsageState
 from helpers.storage import alarms as store
 from helpers.storage import line as line_store
@@ -67,7 +67,7 @@ RULES = {"high_usage_enter": 0.5, "high_usage_exit": 0.2, "high_usage_hold_s": 0
 def feed(alerts, flags, start=0.0, settings=RULES):
     out = []
     for i, flag in enumerate(flags):
-        out += alerts.observe(start + i, bool(flag), 0.0, {"value": 1.0}, settings)[1]
+        out += alerts.observe(Judged(start + i, bool(flag), 0.0, {"value": 1.0}), settings)[1]
     return out
 
 
@@ -103,12 +103,12 @@ def test_the_burst_window_counts_exactly():
 def test_state_alerts_follow_the_state_and_honour_the_switch():
     settings = {**RULES, "alert_on_state": True, "alert_on_burst": False}
     alerts = SensorAlerts()
-    change, events = alerts.observe(1.0, False, 0.6, {}, settings)
+    change, events = alerts.observe(Judged(1.0, False, 0.6, {}), settings)
     assert change.to_state == HIGH and [(e.rule, e.kind) for e in events] == [("state", "raise")]
-    change, events = alerts.observe(2.0, False, 0.1, {}, settings)
+    change, events = alerts.observe(Judged(2.0, False, 0.1, {}), settings)
     assert change.to_state == NORMAL and [(e.rule, e.kind) for e in events] == [("state", "clear")]
     quiet = SensorAlerts()
-    change, events = quiet.observe(1.0, False, 0.6, {}, {**settings, "alert_on_state": False})
+    change, events = quiet.observe(Judged(1.0, False, 0.6, {}), {**settings, "alert_on_state": False})
     assert change.to_state == HIGH and events == []
 
 

@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional, Protocol
 from flask import Flask
 
 from helpers.core.detectors import zscore_alarm
+from helpers.core.alerts.rules import Judged
 from helpers.core.line.align import LineAligner
 from helpers.core.monitor import SensorMonitor
 from helpers.core.line.scenarios import Scenario
@@ -357,9 +358,10 @@ class Sampler:
         numbers = {"value": value, "z": verdict.z, "threshold": threshold}
         if verdict.likelihood is not None:
             numbers["likelihood"] = verdict.likelihood
-        self.alerting.observe(sensor_id, t, verdict.judged or (shape is not None and shape.error is not None),
-                              seen.anomaly, seen.ratio, numbers, monitor.settings,
-                              verdict.alarm_reason if verdict.alarm else None, verdict.anomaly)
+        if verdict.judged or (shape is not None and shape.error is not None):  # learning: no state, no alert
+            self.alerting.observe(sensor_id, Judged(t, seen.anomaly, seen.ratio, numbers,
+                                                    verdict.alarm_reason if verdict.alarm else None,
+                                                    verdict.anomaly), monitor.settings)
 
     def _consume(self) -> int:
         """Judge the queued readings of the push and pull sources, oldest batch first; each batch once."""

@@ -57,6 +57,22 @@ class BurstWindow:
         return self.in_m, len(self.times)
 
 
+class Judged(NamedTuple):
+    """One judged verdict as the alert rules see it.
+
+    ``numbers`` go into an alarm's reason and e-mail (value, z, threshold; ``likelihood`` only with an
+    excursion alarm). ``excursion`` is the reason of the z-score's excursion alarm when this reading raised
+    it; ``out_of_band`` whether the reading was beyond the z-score's band (an excursion clears when not).
+    """
+
+    t: float
+    anomaly: bool
+    ratio: float
+    numbers: Mapping[str, Any]
+    excursion: Optional[str] = None
+    out_of_band: bool = False
+
+
 class SensorAlerts:
     """A target's usage state and alert rules, fed one judged verdict at a time.
 
@@ -64,15 +80,16 @@ class SensorAlerts:
     ...      "alert_on_burst": True, "burst_count": 2, "burst_readings": 3, "burst_seconds": 0,
     ...      "burst_clear_count": 0, "alert_cooldown_s": 60}
     >>> a = SensorAlerts()
-    >>> [e.rule + ":" + e.kind for e in a.observe(1.0, True, 0.1, {"value": 9}, s)[1]]
+    >>> [e.rule + ":" + e.kind for e in a.observe(Judged(1.0, True, 0.1, {"value": 9}), s)[1]]
     []
-    >>> change, events = a.observe(2.0, True, 0.6, {"value": 9}, s)
+    >>> change, events = a.observe(Judged(2.0, True, 0.6, {"value": 9}), s)
     >>> change.to_state, [e.rule + ":" + e.kind for e in events]
     ('high_usage', ['state:raise', 'burst:raise'])
     >>> s["alert_on_excursion"] = True
-    >>> [(e.rule, e.kind, e.reason) for e in a.observe(3.0, True, 0.6, {"z": 9.0, "threshold": 3.0}, s, "extreme", True)[1]]
+    >>> extreme = Judged(3.0, True, 0.6, {"z": 9.0, "threshold": 3.0}, excursion="extreme", out_of_band=True)
+    >>> [(e.rule, e.kind, e.reason) for e in a.observe(extreme, s)[1]]
     [('excursion', 'raise', '|z| 9.00 beyond 3: a new extreme, beyond the whole range seen so far')]
-    >>> [(e.rule, e.kind) for e in a.observe(4.0, False, 0.6, {"z": 1.0}, s, None, False)[1]]
+    >>> [(e.rule, e.kind) for e in a.observe(Judged(4.0, False, 0.6, {"z": 1.0}), s)[1]]
     [('excursion', 'clear')]
     """
 
@@ -83,15 +100,13 @@ class SensorAlerts:
         self.last_sent: dict[str, float] = {}      # rule -> time of the last raise that was sent
         self.raise_sent: dict[str, bool] = {}      # rule -> whether the open alarm's raise was sent
 
-    def observe(self, t: float, anomaly: bool, ratio: float, numbers: Mapping[str, Any],
-                settings: Mapping[str, Any], excursion: Optional[str] = None,
-                out_of_band: bool = False) -> tuple[Optional[Change], list[AlertEvent]]:
+    def observe(self, judged: Judged, settings: Mapping[str, Any]) -> tuple[Optional[Change], list[AlertEvent]]:
         """The state change (if any) and the alert events of one judged verdict.
 
-        ``excursion`` is the reason of the z-score's excursion alarm when this reading
-        raised it; the alarm clears at the first reading back in band (not ``out_of_band``).
-        ``numbers["likelihood"]``, the likelihood it weighed, goes with that alarm only.
+        The excursion alarm clears at the first reading back in band; ``numbers["likelihood"]``,
+        the likelihood it weighed, goes with that alarm only.
         """
+        t, anomaly, ratio, numbers, excursion, out_of_band = judged
         events = []
         excursion_numbers = numbers
         numbers = {k: v for k, v in numbers.items() if k != "likelihood"}

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional
 
 from flask import Flask
 
-from helpers.core.alerts.rules import RULES, STATE, AlertEvent, SensorAlerts
+from helpers.core.alerts.rules import RULES, STATE, AlertEvent, Judged, SensorAlerts
 from helpers.runtime.alerting import compose
 from helpers.core.alerts.usage_state import HIGH, NORMAL, Change
 from helpers.storage import alarms as store
@@ -68,14 +68,10 @@ class Alerting:
                                                                target.raise_sent.get(rule, False))))
             self.targets[key] = SensorAlerts()
 
-    def observe(self, sensor_id: int, t: float, judged: bool, anomaly: bool, ratio: float,
-                numbers: Mapping[str, Any], settings: Mapping[str, Any], excursion: Optional[str] = None,
-                out_of_band: bool = False) -> None:
-        if not judged:  # learning: no state, no alert
-            return
-        self.latest_ratio[sensor_id] = ratio
-        change, events = self.targets[sensor_id].observe(t, anomaly, ratio, numbers, settings, excursion,
-                                                         out_of_band)
+    def observe(self, sensor_id: int, judged: Judged, settings: Mapping[str, Any]) -> None:
+        """One judged reading of a sensor (the sampler passes none while every detector still learns)."""
+        self.latest_ratio[sensor_id] = judged.ratio
+        change, events = self.targets[sensor_id].observe(judged, settings)
         self._queue(sensor_id, change, events)
 
     def observe_line(self, t: float, settings: Mapping[str, Any]) -> None:
@@ -84,7 +80,7 @@ class Alerting:
             return
         ratio = sum(self.latest_ratio.values()) / len(self.latest_ratio)
         line_settings = {**settings, "alert_on_burst": False, "burst_count": 1 << 30}
-        change, events = self.targets[LINE].observe(t, False, ratio, {"ratio": ratio}, line_settings)
+        change, events = self.targets[LINE].observe(Judged(t, False, ratio, {"ratio": ratio}), line_settings)
         self._queue(LINE, change, [e for e in events if e.rule == STATE])
 
     def _queue(self, key, change, events) -> None:
