@@ -5,8 +5,12 @@ import csv
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -332,3 +336,25 @@ def test_a_days_long_outage_keeps_the_backoff_at_its_ceiling(tmp_path):
         clock.advance(delays[-1])
     assert delays[:4] == [0.5, 1.0, 2.0, 4.0] and set(delays[-100:]) == {30.0}
     assert node.failures == 3000 and node.spool.backlog() == (1, 1)
+
+
+def test_the_edge_program_runs_on_its_own_and_creates_no_database(push_server, tmp_path):
+    """``python -m helpers.edge``: the node without Flask's app, so no data.db appears where it runs."""
+    server, token = push_server
+    series = tmp_path / "series.csv"
+    series.write_text("timestamp,value\n" + "".join(f"2014-04-10 00:{i:02d}:00,{i}.25\n" for i in range(12)))
+    work = tmp_path / "edge"
+    work.mkdir()
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    result = subprocess.run([sys.executable, "-m", "helpers.edge", "--push", server.url, "--token", token,
+                             "--replay", str(series), "--sensor", "vibration", "--rate", "200"],
+                            cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "12 readings sent, 0 rejected" in result.stderr
+    stored, rows = stored_readings(server, 12)
+    assert [float(r["value"]) for r in rows] == [i + 0.25 for i in range(12)]
+    assert sorted(p.name for p in work.iterdir()) == ["node-spool.db"]  # its spool, and no database
+    bad = subprocess.run([sys.executable, "-m", "helpers.edge", "--push", "ftp://x"], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "http://" in bad.stderr
