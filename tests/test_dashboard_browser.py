@@ -374,9 +374,9 @@ def test_last_hour_loads_downsampled_data_then_polls_since(dashboard):
 HOURS_OF_READINGS = """async () => {
     // The page's own modules, imported next to its entry point (url_for decides where that is).
     const base = document.querySelector('script[type="module"]').src;
-    const charts = await import(new URL('charts.js', base));
-    const { createView } = await import(new URL('view.js', base));
-    const { palette } = await import(new URL('theme.js', base));
+    const charts = await import(new URL('../charts/charts.js', base));
+    const { createView } = await import(new URL('./view.js', base));
+    const { palette } = await import(new URL('../lib/theme.js', base));
     const box = document.createElement('div');
     box.style.cssText = 'width: 800px; height: 300px';
     const canvases = [document.createElement('canvas'), document.createElement('canvas')];
