@@ -374,7 +374,8 @@ def test_last_hour_loads_downsampled_data_then_polls_since(dashboard):
 HOURS_OF_READINGS = """async () => {
     // The page's own modules, imported next to its entry point (url_for decides where that is).
     const base = document.querySelector('script[type="module"]').src;
-    const charts = await import(new URL('../charts/charts.js', base));
+    const { createValueChart } = await import(new URL('../charts/value.js', base));
+    const { createRatioChart } = await import(new URL('../charts/ratio.js', base));
     const { createView } = await import(new URL('./view.js', base));
     const { palette } = await import(new URL('../lib/theme.js', base));
     const box = document.createElement('div');
@@ -382,8 +383,8 @@ HOURS_OF_READINGS = """async () => {
     const canvases = [document.createElement('canvas'), document.createElement('canvas')];
     box.append(...canvases);
     document.body.append(box);
-    const valueChart = charts.createValueChart(canvases[0], palette());
-    const ratioChart = charts.createRatioChart(canvases[1], palette());
+    const valueChart = createValueChart(canvases[0], palette());
+    const ratioChart = createRatioChart(canvases[1], palette());
     const view = createView(valueChart, ratioChart, { onPauseChange: () => {} });
     view.setMode('hour');
     // Two hours at 10 readings/s, in polls of a minute each; every 997th reading an anomaly.

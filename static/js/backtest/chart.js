@@ -1,11 +1,9 @@
 /**
  * The Backtest panel's chart: anomalies (or alerts) per hour of the stretch,
  * current settings beside proposed ones as grouped bars. Created once and
- * mutated in place for every result, like the dashboard's charts (charts.js).
+ * mutated in place for every result, like every chart (charts/base.js).
  */
-
-// The UMD build is loaded by a classic <script>: there is no bundler.
-const { Chart } = window;
+import { Chart, chartOptions, styleAxes } from '../charts/base.js';
 
 /** Per side: the dataset's label and its colour (Okabe–Ito blue and vermillion tell apart for every eye). */
 const SIDES = [
@@ -34,10 +32,7 @@ export function createHourlyChart(canvas, colours) {
       labels: [],
       datasets: SIDES.map(({ label, colour }) => ({ label, data: [], ...barStyle(colour(colours)) })),
     },
-    options: {
-      animation: false,
-      responsive: true,
-      maintainAspectRatio: false,
+    options: chartOptions({
       interaction: { mode: 'index', intersect: false },
       scales: {
         x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 } },
@@ -46,9 +41,8 @@ export function createHourlyChart(canvas, colours) {
       plugins: {
         legend: { labels: { boxWidth: 12 } },
         tooltip: { callbacks: { title: (items) => `hour from ${items[0]?.label ?? ''}` } },
-        annotation: { annotations: {} },
       },
-    },
+    }),
   });
   styleAxes(chart, colours);
   return chart;
@@ -69,13 +63,4 @@ export function applyHourlyColours(chart, colours) {
   SIDES.forEach(({ colour }, index) => Object.assign(chart.data.datasets[index], barStyle(colour(colours))));
   styleAxes(chart, colours);
   chart.update('none');
-}
-
-function styleAxes(chart, colours) {
-  for (const scale of Object.values(chart.options.scales)) {
-    scale.ticks.color = colours.muted;
-    scale.grid = { color: colours.grid };
-    if (scale.title) scale.title.color = colours.text;
-  }
-  chart.options.plugins.legend.labels.color = colours.text;
 }

@@ -5,23 +5,25 @@
  */
 import { getJSON } from '../lib/api.js';
 import { createPoller } from '../lib/poller.js';
-import * as charts from '../charts/charts.js';
+import { applyColours } from '../charts/base.js';
+import { appendPoints, render, resetChart, seriesSize, setLstmRule, trimToWindow } from '../charts/timeline.js';
+import { createLineScoreChart } from '../charts/score.js';
 
 const WINDOW = 600;
 
 export function createLineScores(canvas, hint, { url, colours }) {
-  const chart = charts.createLineScoreChart(canvas, colours);
+  const chart = createLineScoreChart(canvas, colours);
   let since = null;
   let enabled = null;
   // The poller running while the line's LSTM is on; an answer to an older one is dropped.
   let current = null;
 
   function showHint() {
-    const empty = charts.seriesSize(chart, 'score') === 0;
+    const empty = seriesSize(chart, 'score') === 0;
     hint.textContent = !enabled
       ? `Line scoring is off${empty ? '' : ': the chart holds what was scored before'}.`
       : empty ? 'Waiting for scores: the line needs an active model (train one) and a full window of readings.'
-        : `The newest ${charts.seriesSize(chart, 'score')} scores; ◆ where the line's model flags a reading.`;
+        : `The newest ${seriesSize(chart, 'score')} scores; ◆ where the line's model flags a reading.`;
   }
 
   async function tick(owner) {
@@ -29,9 +31,9 @@ export function createLineScores(canvas, hint, { url, colours }) {
     if (owner !== current) return;
     if (points.length) {
       since = points[points.length - 1].id;
-      charts.appendPoints(chart, points);
-      charts.trimToWindow(chart, WINDOW);
-      charts.render(chart);
+      appendPoints(chart, points);
+      trimToWindow(chart, WINDOW);
+      render(chart);
     }
     showHint();
   }
@@ -57,17 +59,17 @@ export function createLineScores(canvas, hint, { url, colours }) {
       restart();
     },
     setRule(rule) {
-      charts.setLstmRule(chart, rule);
+      setLstmRule(chart, rule);
     },
     /** A new database: its ids start again. */
     reset() {
       since = null;
-      charts.resetChart(chart);
-      charts.render(chart);
+      resetChart(chart);
+      render(chart);
       restart();
     },
     setColours(next) {
-      charts.applyColours(chart, next);
+      applyColours(chart, next);
     },
   };
 }

@@ -5,7 +5,11 @@
  */
 import { getJSON, postForm, postJSON } from '../lib/api.js';
 import { createPoller } from '../lib/poller.js';
-import * as charts from '../charts/charts.js';
+import { applyColours } from '../charts/base.js';
+import { knownSize, linkTimeAxes, seriesSize, setLstmRule, setScenarios, verdictCount } from '../charts/timeline.js';
+import { createValueChart, setAgreement, setDisagreement, setForecast, setValueUnit } from '../charts/value.js';
+import { createRatioChart, setChanceRatio } from '../charts/ratio.js';
+import { createLstmChart } from '../charts/score.js';
 import { createView } from './view.js';
 import { createLine } from './line.js';
 import { createOverview, SPARK_POINTS } from './overview.js';
@@ -112,12 +116,12 @@ const ui = {
 };
 
 let colours = palette();
-const valueChart = charts.createValueChart($('value-chart'), colours);
-const ratioChart = charts.createRatioChart($('ratio-chart'), colours);
-const lstmChart = charts.createLstmChart($('lstm-chart'), colours);
+const valueChart = createValueChart($('value-chart'), colours);
+const ratioChart = createRatioChart($('ratio-chart'), colours);
+const lstmChart = createLstmChart($('lstm-chart'), colours);
 const liveCharts = [valueChart, ratioChart, lstmChart];
 const view = createView(valueChart, ratioChart, { onPauseChange: renderViewState, others: [lstmChart] });
-charts.linkTimeAxes(liveCharts, () => view.pause());
+linkTimeAxes(liveCharts, () => view.pause());
 const line = createLine($('line-canvas'), $('stations'), { onSelect: selectSensor, colours });
 const overview = createOverview($('overview'), $('sensor-card-template'), { onSelect: selectSensor, colours });
 const scorecard = createScorecard($('scorecard'), $('scorecard-grace'), { sensorLabel });
@@ -222,20 +226,20 @@ function renderCompleteness(completeness) {
 }
 
 function renderCounts() {
-  ui.pointCount.textContent = String(charts.seriesSize(valueChart, 'value'));
-  ui.anomalyCount.textContent = String(charts.verdictCount(valueChart));
-  ui.agreeBoth.textContent = String(charts.seriesSize(valueChart, 'both'));
-  ui.agreeZ.textContent = String(charts.seriesSize(valueChart, 'anomaly'));
-  ui.agreeLstm.textContent = String(charts.seriesSize(valueChart, 'lstmOnly'));
-  ui.lstmWaiting.hidden = charts.knownSize(lstmChart, 'score') > 0;
+  ui.pointCount.textContent = String(seriesSize(valueChart, 'value'));
+  ui.anomalyCount.textContent = String(verdictCount(valueChart));
+  ui.agreeBoth.textContent = String(seriesSize(valueChart, 'both'));
+  ui.agreeZ.textContent = String(seriesSize(valueChart, 'anomaly'));
+  ui.agreeLstm.textContent = String(seriesSize(valueChart, 'lstmOnly'));
+  ui.lstmWaiting.hidden = knownSize(lstmChart, 'score') > 0;
   renderAgreement();
 }
 
 /** The value chart tells the detectors apart while the LSTM is on, or while its flags are still in view. */
 function renderAgreement() {
-  const lstmMarks = charts.seriesSize(valueChart, 'lstmOnly') + charts.seriesSize(valueChart, 'both');
-  const agreement = charts.setAgreement(valueChart, state.lstmOn || lstmMarks > 0);
-  const disagreement = charts.setDisagreement(valueChart, state.lstmOn || state.extraDetectors);
+  const lstmMarks = seriesSize(valueChart, 'lstmOnly') + seriesSize(valueChart, 'both');
+  const agreement = setAgreement(valueChart, state.lstmOn || lstmMarks > 0);
+  const disagreement = setDisagreement(valueChart, state.lstmOn || state.extraDetectors);
   if (agreement || disagreement) valueChart.update('none');
 }
 
@@ -245,7 +249,7 @@ function renderLstm(control) {
   if (!effective) return;
   const on = effective.lstm_enabled;
   const rule = { percentile: effective.lstm_percentile, ratio: effective.lstm_ratio };
-  for (const chart of [valueChart, lstmChart]) charts.setLstmRule(chart, rule);
+  for (const chart of [valueChart, lstmChart]) setLstmRule(chart, rule);
   state.lstmOn = on;
   renderAgreement();
   ui.lstmOffHint.hidden = on;
@@ -282,7 +286,7 @@ function renderDetectors(control) {
  */
 function applyForecast(forecast) {
   if (view.paused && view.moment === null) return false;
-  return charts.setForecast(valueChart, view.moment === null ? forecast : null, [ratioChart, lstmChart]);
+  return setForecast(valueChart, view.moment === null ? forecast : null, [ratioChart, lstmChart]);
 }
 
 function renderViewState(paused) {
@@ -312,7 +316,7 @@ function renderChance(ratio, threshold) {
   state.chance = { ratio, threshold };
   ui.chanceRatio.textContent = formatPercent(ratio);
   ui.chanceThreshold.textContent = formatNumber(threshold, 1);
-  charts.setChanceRatio(ratioChart, ratio, threshold);
+  setChanceRatio(ratioChart, ratio, threshold);
   view.refresh();
 }
 
@@ -326,7 +330,7 @@ function applyData(data) {
   const { points } = data;
   if (points.length) state.lastId = points[points.length - 1].id;
   const std = points.findLast((p) => p.std !== null)?.std;
-  if (std !== undefined) charts.setValueUnit(valueChart, data.unit, std);
+  if (std !== undefined) setValueUnit(valueChart, data.unit, std);
   verdicts.setUnit(data.unit);
   if (points.some((p) => p.scenario_id !== null && !state.scenarioIds.has(p.scenario_id))) state.scenariosStale = true;
   view.append(points);
@@ -443,7 +447,7 @@ async function loadScenarios(generation) {
   if (generation !== state.generation) return;
   state.scenarioIds = new Set(scenarios.map((s) => s.id));
   state.scenariosStale = false;
-  for (const chart of liveCharts) charts.setScenarios(chart, scenarios);
+  for (const chart of liveCharts) setScenarios(chart, scenarios);
   view.refresh();
 }
 
@@ -637,7 +641,7 @@ function bindEvents() {
   ui.themeToggle.addEventListener('click', toggleTheme);
   onThemeChange(() => {
     colours = palette();
-    for (const chart of liveCharts) charts.applyColours(chart, colours);
+    for (const chart of liveCharts) applyColours(chart, colours);
     for (const part of [sensorLstm, lineLstm, lineScores, backtest]) part.setColours(colours);
     line.setColours(colours);
     overview.setColours(colours);

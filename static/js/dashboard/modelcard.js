@@ -4,7 +4,9 @@
  * percentile, its parameters and data, and the version before it side by side.
  */
 import { getJSON } from '../lib/api.js';
-import * as charts from '../charts/charts.js';
+import { applyColours } from '../charts/base.js';
+import { createLossChart, setLossCurve } from '../charts/loss.js';
+import { createHistogramChart, setHistogram } from '../charts/histogram.js';
 import { formatError, formatNumber, formatPercentile, formatWhen } from '../lib/format.js';
 import { dataWindow, statusBadge, trialText } from './versions.js';
 
@@ -19,8 +21,8 @@ export function createModelCard(prefix, { cardUrl, colours, onChange }) {
     section: part('card'), title: part('card-title'), close: part('card-close'), error: part('card-error'),
     details: part('card-details'), compare: part('card-compare'),
   };
-  const lossChart = charts.createLossChart(part('card-loss-chart'), colours);
-  const histogram = charts.createHistogramChart(part('card-histogram'), colours);
+  const lossChart = createLossChart(part('card-loss-chart'), colours);
+  const histogram = createHistogramChart(part('card-histogram'), colours);
   let openId = null;
   let request = 0;
 
@@ -44,8 +46,8 @@ export function createModelCard(prefix, { cardUrl, colours, onChange }) {
     ui.title.textContent = `Card of v${card.version}`;
     ui.error.hidden = !card.load_error;
     ui.error.textContent = card.load_error ? `⚠ This model cannot be loaded: ${card.load_error}` : '';
-    charts.setLossCurve(lossChart, card.loss_curve ?? []);
-    charts.setHistogram(histogram, card.error_histogram, card.threshold, card.threshold_percentile);
+    setLossCurve(lossChart, card.loss_curve ?? []);
+    setHistogram(histogram, card.error_histogram, card.threshold, card.threshold_percentile);
     ui.details.replaceChildren(...details(card));
     ui.compare.replaceChildren(comparison(card));
   }
@@ -69,8 +71,8 @@ export function createModelCard(prefix, { cardUrl, colours, onChange }) {
       if (openId !== null) close();
     },
     setColours(next) {
-      charts.applyColours(lossChart, next);
-      charts.applyColours(histogram, next);
+      applyColours(lossChart, next);
+      applyColours(histogram, next);
     },
   };
 }

@@ -4,7 +4,8 @@
  * The chosen reading is marked on the chart and handed to `onPick`; a canvas
  * has no elements of its own, so the keys are what make it keyboard-operable.
  */
-import * as charts from '../charts/charts.js';
+import { redraw } from '../charts/timeline.js';
+import { onReadingClick, readingBeside, setSelected } from '../charts/value.js';
 
 const STEPS = { ArrowLeft: -1, ArrowRight: 1, Home: -Infinity, End: Infinity };
 /** The zoom plugin's drag threshold: a pointer that moved farther zoomed, it did not pick. */
@@ -16,8 +17,8 @@ export function createReadingPick(chart, { onPick }) {
 
   function pick(point) {
     picked = point;
-    charts.setSelected(chart, point?.t ?? null);
-    charts.redraw(chart);
+    setSelected(chart, point?.t ?? null);
+    redraw(chart);
     onPick(point);
   }
 
@@ -26,7 +27,7 @@ export function createReadingPick(chart, { onPick }) {
   canvas.addEventListener('pointerdown', (event) => {
     down = { x: event.offsetX, y: event.offsetY };
   });
-  charts.onReadingClick(chart, (point, at) => {
+  onReadingClick(chart, (point, at) => {
     if (down && Math.hypot(at.x - down.x, at.y - down.y) > DRAG_PX) return;
     pick(point);
   });
@@ -42,7 +43,7 @@ export function createReadingPick(chart, { onPick }) {
     if (step === undefined) return;
     event.preventDefault();
     const huge = Number.MAX_SAFE_INTEGER;
-    const point = charts.readingBeside(chart, picked?.t ?? null, Math.max(-huge, Math.min(huge, step)));
+    const point = readingBeside(chart, picked?.t ?? null, Math.max(-huge, Math.min(huge, step)));
     if (point) pick(point);
   });
 

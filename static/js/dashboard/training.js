@@ -6,7 +6,8 @@
  */
 import { getJSON } from '../lib/api.js';
 import { createPoller } from '../lib/poller.js';
-import * as charts from '../charts/charts.js';
+import { applyColours } from '../charts/base.js';
+import { createLossChart, setLossCurve } from '../charts/loss.js';
 import { formatNumber } from '../lib/format.js';
 
 const JOB_EVERY_MS = 1000;
@@ -18,7 +19,7 @@ export function createTraining(prefix, { jobUrl, colours, onRunningChange, onFin
     progress: part('progress'), bar: part('progress-bar'), text: part('progress-text'),
     loss: part('progress-loss'), status: part('status'), lossBox: part('loss-box'),
   };
-  const lossChart = charts.createLossChart(part('loss-chart'), colours);
+  const lossChart = createLossChart(part('loss-chart'), colours);
   // The job shown: {id, poller, finished}; a finished one stays shown until the target changes.
   let followed = null;
 
@@ -48,7 +49,7 @@ export function createTraining(prefix, { jobUrl, colours, onRunningChange, onFin
     if (job.status === 'done') {
       say(`✓ Trained: ${job.epochs} epochs, final loss ${formatNumber(job.loss, 4)}.`, 'is-done');
       ui.lossBox.hidden = !job.loss_curve;
-      if (job.loss_curve) charts.setLossCurve(lossChart, job.loss_curve);
+      if (job.loss_curve) setLossCurve(lossChart, job.loss_curve);
     } else {
       say(`✗ Training failed: ${job.error ?? 'no reason given'}. The previous model stays active.`, 'is-error');
       ui.lossBox.hidden = true;
@@ -105,7 +106,7 @@ export function createTraining(prefix, { jobUrl, colours, onRunningChange, onFin
       say('');
     },
     setColours(next) {
-      charts.applyColours(lossChart, next);
+      applyColours(lossChart, next);
     },
   };
 }

@@ -9,7 +9,9 @@
  * A moment (an alert e-mail's link) is a paused view of the past: the
  * readings around it, the moment marked, until the view goes back to live.
  */
-import * as charts from '../charts/charts.js';
+import {
+  appendPoints, dropBefore, dropPoints, pointsToThin, redraw, render, resetChart, setMoment, trimToWindow,
+} from '../charts/timeline.js';
 
 const HOUR_S = 3600;
 /** Points kept in last-hour mode: the server sends at most 2000, live data thins to this. */
@@ -31,28 +33,28 @@ export function createView(valueChart, ratioChart, { onPauseChange, others = [] 
   const cap = () => (mode === 'hour' ? HOUR_CAP : Number(mode));
 
   function fill(points) {
-    for (const chart of all) charts.appendPoints(chart, points);
+    for (const chart of all) appendPoints(chart, points);
     if (mode === 'hour') {
       const cutoff = points[points.length - 1].t - HOUR_S;
       // The value chart decides, so every chart keeps the same instants.
-      const dropped = charts.pointsToThin(valueChart, HOUR_CAP, HOUR_S);
+      const dropped = pointsToThin(valueChart, HOUR_CAP, HOUR_S);
       for (const chart of all) {
-        charts.dropBefore(chart, cutoff);
-        charts.dropPoints(chart, dropped);
+        dropBefore(chart, cutoff);
+        dropPoints(chart, dropped);
       }
     } else {
-      for (const chart of all) charts.trimToWindow(chart, cap());
+      for (const chart of all) trimToWindow(chart, cap());
     }
   }
 
   function show() {
-    for (const chart of all) charts.render(chart);
+    for (const chart of all) render(chart);
   }
 
   function markMoment(at) {
     moment = at;
     momentDrawn = false;
-    for (const chart of all) charts.setMoment(chart, at);
+    for (const chart of all) setMoment(chart, at);
   }
 
   return {
@@ -78,7 +80,7 @@ export function createView(valueChart, ratioChart, { onPauseChange, others = [] 
       if (moment !== null && !momentDrawn) {
         // The span around the moment, whole: the window's size is for live data.
         momentDrawn = true;
-        for (const chart of all) charts.appendPoints(chart, points);
+        for (const chart of all) appendPoints(chart, points);
         show();
         return;
       }
@@ -98,15 +100,15 @@ export function createView(valueChart, ratioChart, { onPauseChange, others = [] 
     clear() {
       waiting = [];
       overflowed = false;
-      for (const chart of all) charts.resetChart(chart);
+      for (const chart of all) resetChart(chart);
       show();
     },
 
     /** Re-renders without new data, e.g. after the scenarios or the chance line changed; paused, in place. */
     refresh() {
       for (const chart of all) {
-        if (paused) charts.redraw(chart);
-        else charts.render(chart);
+        if (paused) redraw(chart);
+        else render(chart);
       }
     },
 
@@ -117,7 +119,7 @@ export function createView(valueChart, ratioChart, { onPauseChange, others = [] 
     showMoment(at) {
       waiting = [];
       overflowed = false;
-      for (const chart of all) charts.resetChart(chart);
+      for (const chart of all) resetChart(chart);
       markMoment(at);
       show();
       paused = true;

@@ -10,9 +10,7 @@
  * zooming in brings the detail back.
  */
 import { formatNumber } from '../lib/format.js';
-
-// The UMD build is loaded by a classic <script>: there is no bundler.
-const { Chart } = window;
+import { Chart, lineStyle, markStyle, seriesOptions, stateOf, styleAxes, zoomAlongX } from '../charts/base.js';
 
 /** Fixed y-axis width, so the row axes of the two stacked charts line up. */
 const Y_AXIS_WIDTH = 140;
@@ -30,8 +28,6 @@ const SPARE_STYLES = [
   { light: '#F0E442', dark: '#F0E442', shape: 'rectRounded', symbol: '▪' },
 ];
 
-const stateOf = new WeakMap();
-
 /** A detector's colour (in this theme), point shape and the text symbol that matches it. */
 export function detectorStyle(id, theme, order = 0) {
   const style = DETECTOR_STYLES[id] ?? SPARE_STYLES[order % SPARE_STYLES.length];
@@ -48,10 +44,6 @@ function shading(colours) {
     draft: dark ? 'rgba(86, 180, 233, 0.25)' : 'rgba(0, 114, 178, 0.18)',
     draftEdge: colours.value,
   };
-}
-
-function fixWidth(scale) {
-  scale.width = Y_AXIS_WIDTH;
 }
 
 /** Row numbers read as the row's timestamp: dates over a long span, dates and times over a short one. */
@@ -72,64 +64,39 @@ function spanSeconds(state, min, max) {
 }
 
 /**
- * Zoom and pan along the rows only, as on the dashboard: drag selects a span,
- * Shift+drag pans, Ctrl+wheel zooms, so the page still scrolls over a chart.
+ * Zoom and pan along the rows only, as on the dashboard (charts/base.js): drag
+ * selects a span, Shift+drag pans, Ctrl+wheel zooms, so the page still scrolls
+ * over a chart.
  */
 function zoomOptions(colours) {
   const look = shading(colours);
   return {
     limits: { x: { min: 0, max: 1, minRange: 10 } },
-    pan: { enabled: true, mode: 'x', modifierKey: 'shift' },
-    zoom: {
-      mode: 'x',
-      wheel: { enabled: true, modifierKey: 'ctrl' },
-      pinch: { enabled: true },
-      drag: { enabled: true, threshold: 8, backgroundColor: look.draft, borderColor: look.draftEdge, borderWidth: 1 },
-    },
+    ...zoomAlongX({ backgroundColor: look.draft, borderColor: look.draftEdge }),
   };
 }
 
 function baseOptions(state, yAxis, legend) {
-  return {
-    animation: false,
-    parsing: false,
-    normalized: true,
-    spanGaps: false,
-    responsive: true,
-    maintainAspectRatio: false,
-    interaction: { mode: 'nearest', axis: 'x', intersect: false },
-    scales: {
-      x: { type: 'linear', min: 0, max: 1, ticks: { callback: rowTick(state), maxRotation: 0, autoSkipPadding: 24 } },
-      y: { afterFit: fixWidth, ...yAxis },
-    },
-    plugins: {
-      legend,
-      decimation: { enabled: true, algorithm: 'min-max' },
-      tooltip: {
-        callbacks: {
-          title: (items) => (items.length ? String(state.timestamps[Math.round(items[0].parsed.x)] ?? '') : ''),
-          label: (item) => state.describe(item),
-        },
-        filter: (item) => !item.dataset.quiet,
+  return seriesOptions({
+    x: { min: 0, max: 1, ticks: { callback: rowTick(state), maxRotation: 0, autoSkipPadding: 24 } },
+    y: yAxis,
+    yWidth: Y_AXIS_WIDTH,
+    legend,
+    plugins: { decimation: { enabled: true, algorithm: 'min-max' } },
+    tooltip: {
+      callbacks: {
+        title: (items) => (items.length ? String(state.timestamps[Math.round(items[0].parsed.x)] ?? '') : ''),
+        label: (item) => state.describe(item),
       },
-      zoom: zoomOptions(state.colours),
-      annotation: { annotations: {} },
+      filter: (item) => !item.dataset.quiet,
     },
-  };
+    zoom: zoomOptions(state.colours),
+  });
 }
 
-function lineStyle(colour, extra = {}) {
-  return {
-    borderColor: colour, backgroundColor: colour, borderWidth: 1.5, fill: false,
-    pointRadius: 0, pointHoverRadius: 3, pointStyle: 'line', ...extra,
-  };
-}
-
-function markStyle(style, extra = {}) {
-  return {
-    borderColor: style.colour, backgroundColor: style.colour, order: -1, showLine: false,
-    pointRadius: 5, pointHoverRadius: 8, pointStyle: style.shape, ...extra,
-  };
+/** A detector's mark in its own colour and shape. */
+function detectorMark(style, extra = {}) {
+  return markStyle(style.colour, style.shape, extra);
 }
 
 /** Detections in the probationary period do not count: their marks are hollow. */
@@ -342,7 +309,7 @@ function rebuild(chart) {
     });
     state.detectors.forEach((d, order) => {
       const style = detectorStyle(d.id, colours.theme, order);
-      datasets.push({ label: d.label, detector: d.id, data: [], ...markStyle(style, hollowEarly(state, style)) });
+      datasets.push({ label: d.label, detector: d.id, data: [], ...detectorMark(style, hollowEarly(state, style)) });
     });
   } else {
     state.detectors.forEach((d, lane) => {
@@ -354,7 +321,7 @@ function rebuild(chart) {
       });
       datasets.push({
         label: d.label, detector: d.id, mark: true, data: [],
-        ...markStyle(style, { pointRadius: 4, pointHoverRadius: 6, ...hollowEarly(state, style) }),
+        ...detectorMark(style, { pointRadius: 4, pointHoverRadius: 6, ...hollowEarly(state, style) }),
       });
     });
   }
@@ -378,15 +345,6 @@ function fillMarks(chart) {
       return { x, y, score };
     });
   }
-}
-
-function styleAxes(chart, colours) {
-  for (const scale of Object.values(chart.options.scales)) {
-    scale.ticks.color = colours.muted;
-    if (scale.grid?.display !== false) scale.grid = { color: colours.grid };
-  }
-  const { legend } = chart.options.plugins;
-  if (legend.labels) legend.labels.color = colours.text;
 }
 
 /** Probationary period, label windows, the window being drawn; thresholds in the lanes. */
