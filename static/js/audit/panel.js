@@ -1,9 +1,11 @@
 /**
- * The audit log panel: the newest control and settings changes, refreshed every few seconds.
+ * The audit log panel: the newest control and settings changes, refreshed every few seconds
+ * through the shared poller (no overlapping requests, none while the tab is hidden).
  * Each change reads "scope: key before → after", so a plant engineer sees at a glance who moved what.
  */
 import { getJSON } from '../lib/api.js';
 import { formatMoment } from '../lib/format.js';
+import { createPoller } from '../lib/poller.js';
 
 const REFRESH_MS = 10_000;
 
@@ -37,18 +39,21 @@ export function createAuditLog(section) {
   const rows = section.querySelector('#audit-rows');
   const status = section.querySelector('#audit-status');
   async function refresh() {
-    try {
-      const { entries } = await getJSON(section.dataset.auditUrl, { limit: 20 });
-      rows.replaceChildren(...entries.map(row));
-      status.textContent = entries.length ? '' : 'No changes recorded yet.';
-    } catch (error) {
-      status.textContent = `Audit log unavailable: ${error.message}`;
-    }
+    const { entries } = await getJSON(section.dataset.auditUrl, { limit: 20 });
+    rows.replaceChildren(...entries.map(row));
+    status.textContent = entries.length ? '' : 'No changes recorded yet.';
   }
+  // A failed refresh says so and keeps the rows it had; the next try comes after REFRESH_MS, as before.
+  const poller = createPoller(refresh, {
+    interval: REFRESH_MS,
+    maxBackoff: REFRESH_MS,
+    onError: (error) => {
+      status.textContent = `Audit log unavailable: ${error.message}`;
+    },
+  });
   return {
     start() {
-      refresh();
-      setInterval(refresh, REFRESH_MS);
+      poller.start();
     },
   };
 }
