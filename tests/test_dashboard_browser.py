@@ -14,7 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser_support import api_get, send_control, watch
+from tests.browser_support import api_get, as_shown, send_control, watch
 from tests.conftest import sampling_server
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
@@ -174,7 +174,7 @@ def test_sliders_reach_the_server_and_other_browsers(dashboard, browser, server,
         other = other_context.new_page()
         other.goto(f"{server}/")
         start = get_control(server)["z_threshold"]
-        expect(other.locator("#z-threshold-value")).to_have_text(f"{start:.1f}")
+        expect(other.locator("#z-threshold-value")).to_have_text(as_shown(other, "formatNumber", start, 1))
 
         set_slider(dashboard, "#z-threshold", 4.5)
         expect(dashboard.locator("#z-threshold-value")).to_have_text("4.5")
