@@ -18,15 +18,15 @@ export const { Chart } = window;
  */
 export const stateOf = new WeakMap();
 
-/** The tooltip and hover pick the nearest point along x, wherever the pointer is vertically. */
-const NEAREST_X = { mode: 'nearest', axis: 'x', intersect: false };
-
 /**
- * Options of every chart. `plugins` gets an empty annotation list (the
- * annotation plugin registers itself when its UMD build loads); the rest
- * (`parsing`, …) is passed through.
+ * Options of every chart. The tooltip and hover pick the nearest point along
+ * x unless `interaction` says otherwise; `plugins` gets an empty annotation
+ * list (the annotation plugin registers itself when its UMD build loads); the
+ * rest (`parsing`, …) is passed through. Every chart gets objects of its own.
  */
-export function chartOptions({ scales, plugins = {}, interaction = NEAREST_X, ...rest }) {
+export function chartOptions({
+  scales, plugins = {}, interaction = { mode: 'nearest', axis: 'x', intersect: false }, ...rest
+}) {
   return {
     animation: false,
     responsive: true,
