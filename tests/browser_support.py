@@ -30,3 +30,19 @@ def watch(page, found: dict) -> None:
     page.on("console", lambda msg: msg.type == "error" and found["console"].append(msg.text))
     page.on("pageerror", lambda err: found["console"].append(str(err)))
     page.on("request", on_request)
+
+
+# A number the page shows and a test compares with the server's must be formatted by one rule: the page's own
+# (static/js/lib/format.js). Python's format and JavaScript's toFixed round some halves apart (a flag rate of
+# 5.625 % reads "5.63 %" on the page and "5.62 %" from f"{x:.2f}"), so a test never formats such a number itself.
+_PAGE_FORMAT = """async ([name, args]) => {
+    // format.js beside the page's entry module (url_for decides where that is): the same module the page uses.
+    const entry = document.querySelector('script[type="module"]').src;
+    const format = await import(new URL('../lib/format.js', entry));
+    return format[name](...args);
+}"""
+
+
+def as_shown(page, formatter: str, *args) -> str:
+    """What the page shows for ``args`` through its format.js's ``formatter`` (formatNumber, formatPercent, …)."""
+    return page.evaluate(_PAGE_FORMAT, [formatter, list(args)])

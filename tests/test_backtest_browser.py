@@ -16,7 +16,7 @@ import requests
 from playwright.sync_api import expect
 
 from helpers.core.evaluation.scorecard import DEFAULT_GRACE_S
-from tests.browser_support import api_get, send_control, watch
+from tests.browser_support import api_get, as_shown, send_control, watch
 from tests.conftest import sampling_server
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-backtest.png"
@@ -133,8 +133,10 @@ def test_a_lower_threshold_flags_more_and_the_panel_shows_the_server_s_numbers(p
         totals, events = result[side], result[side]["scenarios"]
         assert cell(panel, "anomalies", side) == str(totals["anomalies"])
         assert cell(panel, "alerts", side) == str(totals["alerts"])
-        assert cell(panel, "anomalies_per_hour", side) == f"{totals['anomalies_per_hour']:.1f}"
-        assert cell(panel, "flag_rate", side) == f"{totals['flag_rate'] * 100:.2f} %"
+        # Formatted by the page's own rule (as_shown), never Python's: they round some halves apart.
+        per_hour = as_shown(panel, "formatNumber", totals["anomalies_per_hour"], 1)
+        assert cell(panel, "anomalies_per_hour", side) == per_hour
+        assert cell(panel, "flag_rate", side) == as_shown(panel, "formatPercent", totals["flag_rate"])
         assert cell(panel, "caught", side).startswith(f"{events['caught']} of {events['events']}")
         assert cell(panel, "false_alarms", side) == str(events["false_alarms"])
 
@@ -160,14 +162,16 @@ def test_a_lower_threshold_flags_more_and_the_panel_shows_the_server_s_numbers(p
         detail = next(d for d in result[side]["scenarios"]["details"] if d["scenario_id"] == scenario["id"])
         assert detail["status"] == "caught"
         expect(row.locator(f'td[data-side="{side}"]')).to_have_attribute("data-status", "caught")
-        expect(row.locator(f'td[data-side="{side}"]')).to_contain_text(f"✓ caught after {detail['delay_s']:.1f} s")
+        delay = as_shown(panel, "formatSeconds", detail["delay_s"])
+        expect(row.locator(f'td[data-side="{side}"]')).to_contain_text(f"✓ caught after {delay}")
 
     # Chance in plain words, with the server's expected catch.
     for side in ("current", "proposed"):
         chance = result["chance"][side]
         events = chance["events"]
         expect(panel.locator(f'#backtest-chance [data-side="{side}"]')).to_contain_text(
-            f"would catch {chance['expected_caught']:.1f} of {events} scenario{'' if events == 1 else 's'}")
+            f"would catch {as_shown(panel, 'formatNumber', chance['expected_caught'], 1)} of {events} "
+            f"scenario{'' if events == 1 else 's'}")
     expect(panel.locator("#backtest-rules")).to_contain_text(result["alert_rule"][1:])
 
     panel.click("label[for='backtest-metric-anomalies']")

@@ -14,7 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser_support import api_get, send_control, watch
+from tests.browser_support import api_get, as_shown, send_control, watch
 from tests.conftest import sampling_server
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
@@ -174,7 +174,7 @@ def test_sliders_reach_the_server_and_other_browsers(dashboard, browser, server,
         other = other_context.new_page()
         other.goto(f"{server}/")
         start = get_control(server)["z_threshold"]
-        expect(other.locator("#z-threshold-value")).to_have_text(f"{start:.1f}")
+        expect(other.locator("#z-threshold-value")).to_have_text(as_shown(other, "formatNumber", start, 1))
 
         set_slider(dashboard, "#z-threshold", 4.5)
         expect(dashboard.locator("#z-threshold-value")).to_have_text("4.5")
@@ -374,16 +374,17 @@ def test_last_hour_loads_downsampled_data_then_polls_since(dashboard):
 HOURS_OF_READINGS = """async () => {
     // The page's own modules, imported next to its entry point (url_for decides where that is).
     const base = document.querySelector('script[type="module"]').src;
-    const charts = await import(new URL('charts.js', base));
-    const { createView } = await import(new URL('view.js', base));
-    const { palette } = await import(new URL('theme.js', base));
+    const { createValueChart } = await import(new URL('../charts/value.js', base));
+    const { createRatioChart } = await import(new URL('../charts/ratio.js', base));
+    const { createView } = await import(new URL('./view.js', base));
+    const { palette } = await import(new URL('../lib/theme.js', base));
     const box = document.createElement('div');
     box.style.cssText = 'width: 800px; height: 300px';
     const canvases = [document.createElement('canvas'), document.createElement('canvas')];
     box.append(...canvases);
     document.body.append(box);
-    const valueChart = charts.createValueChart(canvases[0], palette());
-    const ratioChart = charts.createRatioChart(canvases[1], palette());
+    const valueChart = createValueChart(canvases[0], palette());
+    const ratioChart = createRatioChart(canvases[1], palette());
     const view = createView(valueChart, ratioChart, { onPauseChange: () => {} });
     view.setMode('hour');
     // Two hours at 10 readings/s, in polls of a minute each; every 997th reading an anomaly.
