@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 from helpers.core.detectors.contract import run
 from helpers.core.detectors.likelihood import ALARM
 from helpers.core.detectors.ensemble import is_spec
+from helpers.core.detectors.mspc import DEFAULT_ALPHA, DEFAULT_VARIANCE, NotEnoughRows, PCAMonitor
 from helpers.core.detectors.presets import PRESETS, alarm, make, needs_timestamps, uses_timestamps
 from helpers.core.detectors.robust_zscore import z_to_unit
 from helpers.core.lstm.windows import NotEnoughDataError, as_table
@@ -66,6 +67,29 @@ def _lstm(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, boo
     return [(0.0, False)] * train_rows + scored
 
 
+def mspc_verdicts(values: Iterable, options: Mapping[str, Any], columns: Optional[Sequence[str]] = None) -> list:
+    """PCA T²/SPE (:mod:`helpers.core.detectors.mspc`) fitted on the first rows (taken as normal), then each
+    later row judged; training rows give None. Options: ``train_rows`` (default 15 %), ``variance``,
+    ``alpha`` (the false-alarm rate its limits are set at)."""
+    table = as_table(list(values))
+    columns = list(columns) if columns else [f"x{j + 1}" for j in range(table.shape[1])]
+    train_rows = options.get("train_rows") or math.ceil(LSTM_TRAIN_SHARE * len(table))
+    if train_rows >= len(table):
+        raise NotEnoughDataError(f"training on {train_rows} of {len(table)} rows leaves none to score")
+    monitor = PCAMonitor(columns, options.get("variance", DEFAULT_VARIANCE), options.get("alpha", DEFAULT_ALPHA))
+    try:
+        monitor.fit(table[:train_rows])
+    except NotEnoughRows as error:
+        raise NotEnoughDataError(f"training on the first {train_rows} of {len(table)} rows: {error}") from None
+    return [None] * train_rows + [monitor.judge(row) for row in table[train_rows:]]
+
+
+def _mspc(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, bool]]:
+    """MSPC as a batch detector: ``s / (1 + s)`` with ``s`` the larger statistic over its limit (0.5 at it)."""
+    return [(0.0, False) if v is None else (v.score / (1.0 + v.score), v.anomaly)
+            for v in mspc_verdicts(values, options)]
+
+
 def _preset(name: str) -> Callable[[Iterable, Mapping[str, Any]], Iterator[tuple[float, bool]]]:
     """A z-score-family preset (:mod:`helpers.core.detectors.presets`) as a batch detector.
 
@@ -104,11 +128,12 @@ DETECTORS: dict[str, Callable[[Iterable, Mapping[str, Any]], Iterable[tuple[floa
     "zscore": _zscore,
     "zscore_alarm": _zscore_alarm,
     "lstm": _lstm,
+    "mspc": _mspc,
     **{name: _preset(name) for name in PRESETS},
 }
 
 # Detectors that take several value columns at once (one row of numbers per reading).
-MULTIVARIATE = {"lstm"}
+MULTIVARIATE = {"lstm", "mspc"}
 
 
 def score_series(values: Iterable, detector: str, options: Mapping[str, Any],
