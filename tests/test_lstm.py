@@ -280,3 +280,53 @@ def test_asking_for_cuda_without_a_gpu_is_an_error_not_a_silent_cpu_run():
     assert pick_device("auto").type == "cpu"
     with pytest.raises(ValueError, match="no CUDA GPU"):
         pick_device("cuda")
+
+
+# --- a smoothed error with a threshold calibrated on held-out normal windows ---------------------------------------
+
+@pytest.fixture(scope="module")
+def smoothed(normal):
+    return train(normal, **SMALL, smoothing=0.2)
+
+
+def test_the_smoothed_error_is_judged_and_scores_the_same_one_by_one_and_batched(smoothed, normal):
+    assert smoothed.smoothing == 0.2 and smoothed.parameters["smoothing"] == 0.2
+    test = noisy(wave(300, start=TRAIN_N), seed=9)
+    batched = LSTMScorer(smoothed).score_series(test)
+    one_by_one = LSTMScorer(smoothed)
+    assert [one_by_one.update(x) for x in test] == batched
+    raw = LSTMScorer(train(normal, **SMALL)).score_series(test)
+    raw_errors = np.array([v.error for v in raw[STEPS:]])
+    smooth_errors = np.array([v.error for v in batched[STEPS:]])
+    assert smooth_errors.std() < raw_errors.std()  # the same model's errors, smoothed
+
+
+def test_false_alarms_on_fresh_normal_data_stay_near_the_calibrated_rate(smoothed):
+    fresh = noisy(wave(4000, start=TRAIN_N), seed=10)
+    flags = np.array([v.anomaly for v in LSTMScorer(smoothed).score_series(fresh)])
+    assert flags.mean() < 0.05  # the threshold sits at the 99th percentile of held-out smoothed errors
+
+
+def test_the_smoothed_model_still_catches_a_shape_change_and_names_the_sensor(paired_normal):
+    model = train(paired_normal, **SMALL, smoothing=0.3)
+    test = np.column_stack([noisy(wave(600, start=TRAIN_N), seed=11), noisy(wave(600, start=TRAIN_N), seed=12)])
+    test[SEGMENT, 1] = test[SEGMENT.start, 1]  # the second sensor sticks
+    flags = lstm_flags(model, paired_normal, test)
+    inside, outside = split_flags(flags)
+    assert inside.mean() > 0.5 and outside.mean() < 0.05
+    scorer = LSTMScorer(model)
+    shares = scorer.sensor_shares(test[SEGMENT.start + 20 - STEPS + 1:SEGMENT.start + 21])
+    assert shares.argmax() == 1 and shares.sum() == pytest.approx(1.0)
+
+
+def test_smoothing_outside_0_1_is_refused(normal):
+    with pytest.raises(ValueError, match="smoothing must be in"):
+        train(normal, **SMALL, smoothing=0.0)
+
+
+def test_a_saved_smoothed_model_loads_with_its_smoothing(smoothed, normal, tmp_path):
+    save(smoothed, tmp_path / "m")
+    again = load(tmp_path / "m")
+    test = noisy(wave(200, start=TRAIN_N), seed=13)
+    assert again.smoothing == 0.2
+    assert LSTMScorer(again).score_series(test) == LSTMScorer(smoothed).score_series(test)

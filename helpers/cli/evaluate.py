@@ -11,7 +11,7 @@ import numpy as np
 from flask import Flask
 
 from helpers.cli.inputs import InputError, read_series, read_table
-from helpers.core.evaluation.batch import DETECTORS, MULTIVARIATE, score_series
+from helpers.core.evaluation.batch import DETECTORS, MULTIVARIATE, judge_runs
 from helpers.core.evaluation.nab import FileScores, score_corpus
 from helpers.core.evaluation.runs import onsets_from_labels, score_run, summarise
 from helpers.core.lstm.windows import NotEnoughDataError
@@ -50,14 +50,13 @@ def evaluate_runs(detector: str, train_path: Path, runs: list[Path], onset_row: 
         normal = read_table(fh, train_path.name)
     features = [c for c in normal.columns if c != label_column]
     reference = [[row[normal.columns.index(c)] for c in features] for row in normal.rows]
-    scored, nab_files, windows = [], [], {}
+    tables, onsets = [], []
     for path in runs:
         with open(path, encoding="utf-8") as fh:
             table = read_table(fh, path.name)
         missing = [c for c in features if c not in table.columns]
         if missing:
             raise InputError(f"{path.name}: lacks the training file's column(s) {', '.join(missing)}")
-        rows = [[row[table.columns.index(c)] for c in features] for row in table.rows]
         if path.name in normal_runs or path.stem in normal_runs:
             onset = None
         elif label_column in table.columns:
@@ -67,11 +66,15 @@ def evaluate_runs(detector: str, train_path: Path, runs: list[Path], onset_row: 
             onset = onset_row - 1
         else:
             raise InputError(f"{path.name}: no {label_column} column and no --onset-row: where does its fault start?")
-        try:
-            verdicts = list(score_series(reference + rows, detector, {**options, "train_rows": len(reference)}))
-        except NotEnoughDataError as error:
-            raise InputError(f"{train_path.name}: {error}") from None
-        verdicts = verdicts[len(reference):]
+        tables.append(table)
+        onsets.append(onset)
+    try:
+        judged = judge_runs(detector, reference, [[[row[t.columns.index(c)] for c in features] for row in t.rows]
+                                                  for t in tables], options)
+    except NotEnoughDataError as error:
+        raise InputError(f"{train_path.name}: {error}") from None
+    scored, nab_files, windows = [], [], {}
+    for path, table, onset, verdicts in zip(runs, tables, onsets, judged):
         scored.append(score_run(path.stem, [flag for _, flag in verdicts], onset))
         nab_files.append(FileScores(path.stem, table.timestamps, np.array([score for score, _ in verdicts])))
         windows[path.stem] = [] if onset is None else [(table.timestamps[onset], table.timestamps[-1])]
@@ -118,15 +121,21 @@ def init_app(app: Flask) -> None:
     @click.option("--alpha", type=click.FloatRange(min=1e-6, max=0.5), default=0.01, show_default=True,
                   help="mspc: the false-alarm rate its limits are set at, on held-back normal rows")
     @click.option("--seed", type=int, default=0, show_default=True, help="lstm: seed")
+    @click.option("--epochs", type=click.IntRange(min=1, max=10_000), default=20, show_default=True,
+                  help="lstm: training passes")
+    @click.option("--smoothing", type=click.FloatRange(min=0.001, max=1.0), default=1.0, show_default=True,
+                  help="lstm: weight of the newest error in the smoothed error it judges (1: none)")
     @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
     def evaluate_runs_command(runs, detector, train_path, onset_row, normal_runs, label_column, exclude, alpha,
-                              seed, as_json):
+                              seed, epochs, smoothing, as_json):
         """Score a multivariate detector over RUNS, each normal until its fault starts.
 
         Prints the false-alarm rate (flagged normal rows of every run), each run's detection rate
         (flagged faulty rows) and delay (rows from the onset to the first flag), and a NAB-style score.
         """
-        options = {"alpha": alpha, "seed": seed}
+        options = {"alpha": alpha, "seed": seed, "epochs": epochs, "smoothing": smoothing,
+                   "progress": lambda epoch, total, loss: click.echo(f"{detector}: epoch {epoch}/{total}, "
+                                                                    f"loss {loss:.5f}", err=True)}
         scored, nab = evaluate_runs(detector, train_path, list(runs), onset_row,
                                     set(normal_runs) | {Path(n).name for n in normal_runs}, label_column, options)
         exclude_set = {Path(e).stem for e in exclude}

@@ -83,7 +83,7 @@ def score_table_file(source: IO[str], name: str, output: IO[str], detector: str,
 _OPTION_DETECTORS = {"threshold": ("zscore",), "model_size": ("zscore",), "relearn_after": ("zscore",),
                      "seed": ("lstm",), "epochs": ("lstm",), "time_steps": ("lstm",), "per_column": ("lstm", "mspc"),
                      "train_rows": ("lstm", "mspc"), "train": ("lstm", "mspc"), "variance": ("mspc",),
-                     "alpha": ("mspc",)}
+                     "alpha": ("mspc", "lstm"), "smoothing": ("lstm",)}
 
 
 def _refuse_foreign_options(ctx: click.Context, detector: str) -> None:
@@ -115,7 +115,9 @@ def init_app(app: Flask) -> None:
     @click.option("--variance", type=click.FloatRange(min=0.01, max=1.0), default=0.9, show_default=True,
                   help="mspc: share of the normal rows' variance its principal components keep")
     @click.option("--alpha", type=click.FloatRange(min=1e-6, max=0.5), default=0.01, show_default=True,
-                  help="mspc: the false-alarm rate its limits are set at, on held-back normal rows")
+                  help="mspc, lstm: the false-alarm rate its limits are set at, on held-back normal rows")
+    @click.option("--smoothing", type=click.FloatRange(min=0.001, max=1.0), default=1.0, show_default=True,
+                  help="lstm: weight of the newest error in the smoothed error it judges (1: none)")
     @click.option("--seed", type=int, default=None, help="lstm: seed, for the same output on every run")
     @click.option("--epochs", type=click.IntRange(min=1, max=10_000), default=20, show_default=True,
                   help="lstm: training passes over the training rows")
@@ -125,7 +127,7 @@ def init_app(app: Flask) -> None:
                   help="lstm, mspc: one model per value column (writes <column>_score,<column>_anomaly for each)")
     @click.pass_context
     def score_command(ctx, input_csv, detector, output, threshold, model_size, relearn_after,
-                      train_rows, train, variance, alpha, seed, epochs, time_steps, per_column):
+                      train_rows, train, variance, alpha, smoothing, seed, epochs, time_steps, per_column):
         """Run a detector causally over INPUT_CSV and write a score for every row.
 
         zscore reads timestamp,value. lstm reads a time column (timestamp, datetime or
@@ -140,7 +142,7 @@ def init_app(app: Flask) -> None:
         _refuse_foreign_options(ctx, detector)
         if detector in MULTIVARIATE:
             options = {"train_rows": train_rows, "seed": seed, "epochs": epochs, "time_steps": time_steps,
-                       "variance": variance, "alpha": alpha,
+                       "variance": variance, "alpha": alpha, "smoothing": smoothing,
                        "progress": lambda epoch, total, loss: click.echo(
                            f"{detector}: epoch {epoch}/{total}, loss {loss:.5f}", err=True)}
             flagged = score_table_file(input_csv, input_csv.name, output, detector, options, per_column, train)

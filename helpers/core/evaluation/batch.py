@@ -58,7 +58,8 @@ def _lstm(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, boo
     try:
         trained = train(table[:train_rows], time_steps=time_steps, epochs=options.get("epochs", 20),
                         seed=options.get("seed"), device=options.get("device", "auto"),
-                        progress=options.get("progress"))
+                        progress=options.get("progress"), smoothing=options.get("smoothing", 1.0),
+                        percentile=100.0 * (1.0 - options.get("alpha", 0.01)))
     except NotEnoughDataError as error:
         raise NotEnoughDataError(f"training on the first {train_rows} of {len(table)} rows: {error}") from None
     scorer = LSTMScorer(trained)
@@ -88,6 +89,36 @@ def _mspc(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, boo
     """MSPC as a batch detector: ``s / (1 + s)`` with ``s`` the larger statistic over its limit (0.5 at it)."""
     return [(0.0, False) if v is None else (v.score / (1.0 + v.score), v.anomaly)
             for v in mspc_verdicts(values, options)]
+
+
+def judge_runs(detector: str, normal: Sequence[Sequence[float]], runs: Sequence[Sequence[Sequence[float]]],
+               options: Mapping[str, Any]) -> list[list[tuple[float, bool]]]:
+    """A multivariate detector fitted once on ``normal`` rows, then each run judged on its own from its first
+    row (a run's rows before its first full window give ``(0.0, False)``)."""
+    if detector == "mspc":
+        columns = [f"x{j + 1}" for j in range(len(normal[0]))]
+        monitor = PCAMonitor(columns, options.get("variance", DEFAULT_VARIANCE), options.get("alpha", DEFAULT_ALPHA))
+        try:
+            monitor.fit(as_table(list(normal)))
+        except NotEnoughRows as error:
+            raise NotEnoughDataError(str(error)) from None
+        return [[(v.score / (1.0 + v.score), v.anomaly) for v in map(monitor.judge, as_table(list(rows)))]
+                for rows in runs]
+    if detector == "lstm":
+        from helpers.core.lstm.scorer import LSTMScorer, error_to_score
+        from helpers.core.lstm.trainer import train
+
+        trained = train(as_table(list(normal)), time_steps=options.get("time_steps", 15),
+                        epochs=options.get("epochs", 20), seed=options.get("seed"),
+                        device=options.get("device", "auto"), progress=options.get("progress"),
+                        smoothing=options.get("smoothing", 1.0), percentile=100.0 * (1.0 - options.get("alpha", 0.01)))
+        out = []
+        for rows in runs:
+            scorer = LSTMScorer(trained)
+            out.append([(error_to_score(v.error, scorer.threshold), v.anomaly)
+                        for v in scorer.score_series(as_table(list(rows)))])
+        return out
+    raise ValueError(f"{detector} is not a multivariate detector fitted on normal rows")
 
 
 def _preset(name: str) -> Callable[[Iterable, Mapping[str, Any]], Iterator[tuple[float, bool]]]:

@@ -6,13 +6,16 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from helpers.core.lstm.model import reconstruction_errors
+from helpers.core.lstm.model import ewma, feature_errors, reconstruction_errors
 from helpers.core.lstm.trained import TrainedModel
 from helpers.core.lstm.windows import as_table, sliding_windows
 
 
 class LSTMVerdict(NamedTuple):
-    """The reconstruction error of the window ending at a reading (None until a window is full) and the flag."""
+    """The reconstruction error of the window ending at a reading (None until a window is full) and the flag.
+
+    With a model trained with ``smoothing`` below 1 the error is the smoothed one, as judged.
+    """
 
     error: Optional[float]
     anomaly: bool
@@ -62,6 +65,7 @@ class LSTMScorer:
         self.trained = trained
         self.threshold = trained.threshold() if threshold is None else float(threshold)
         self._window: deque[np.ndarray] = deque(maxlen=trained.time_steps)
+        self._level: Optional[float] = None  # the smoothed error so far
 
     def update(self, x) -> LSTMVerdict:
         """Add reading ``x`` and judge the window that ends at it."""
@@ -69,7 +73,8 @@ class LSTMScorer:
         self._window.append(row)
         if len(self._window) < self.trained.time_steps:
             return LSTMVerdict(None, False)
-        error = float(reconstruction_errors(self.trained.module, np.stack(self._window)[np.newaxis])[0])
+        raw = reconstruction_errors(self.trained.module, np.stack(self._window)[np.newaxis])
+        error = float(self._smooth(raw)[0])
         return LSTMVerdict(error, error > self.threshold)
 
     def score_series(self, values) -> list[LSTMVerdict]:
@@ -78,10 +83,26 @@ class LSTMScorer:
         steps = self.trained.time_steps
         history = list(self._window)[-(steps - 1):]
         combined = np.concatenate([np.array(history).reshape(-1, scaled.shape[1]), scaled])
-        errors = reconstruction_errors(self.trained.module, sliding_windows(combined, steps))
+        errors = self._smooth(reconstruction_errors(self.trained.module, sliding_windows(combined, steps)))
         self._window.extend(scaled)
         waiting = [LSTMVerdict(None, False)] * (len(scaled) - len(errors))
         return waiting + [LSTMVerdict(float(e), bool(e > self.threshold)) for e in errors]
+
+    def _smooth(self, errors: np.ndarray) -> np.ndarray:
+        weight = self.trained.smoothing
+        if weight >= 1.0 or not len(errors):
+            return errors
+        smoothed = ewma(errors, weight, self._level)
+        self._level = float(smoothed[-1])
+        return smoothed
+
+    def sensor_shares(self, window_rows) -> np.ndarray:
+        """Each sensor's share of the reconstruction error of the window of ``window_rows`` (raw readings,
+        ``time_steps`` of them): which sensors the model could not rebuild."""
+        scaled = self._scaled(as_table(window_rows))[np.newaxis]
+        parts = feature_errors(self.trained.module, scaled)[0]
+        total = float(parts.sum())
+        return parts / total if total > 0 else parts
 
     def _scaled(self, table: np.ndarray) -> np.ndarray:
         if table.shape[1] != self.trained.n_features:

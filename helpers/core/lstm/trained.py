@@ -66,6 +66,11 @@ class TrainedModel:
     def time_steps(self) -> int:
         return self.module.time_steps
 
+    @property
+    def smoothing(self) -> float:
+        """The weight of the newest error in the smoothed error that is judged (1: none; older models)."""
+        return float(self.parameters.get("smoothing", 1.0))
+
     def threshold(self, percentile: Optional[float] = None, ratio: Optional[float] = None) -> float:
         """The error above which a window is an anomaly; the stored rule unless told otherwise."""
         percentile = self.percentile if percentile is None else check_percentile(percentile)

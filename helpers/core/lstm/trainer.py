@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from helpers.core.lstm.compute import deterministic, pick_device, torch_threads, training_threads
-from helpers.core.lstm.model import LSTMAutoencoder, reconstruction_errors
+from helpers.core.lstm.model import LSTMAutoencoder, ewma, reconstruction_errors
 from helpers.core.lstm.trained import TrainedModel, check_percentile, check_ratio
 from helpers.core.lstm.windows import (MIN_WINDOWS, NotEnoughDataError, Standardiser, as_table, minimum_readings,
                                        sliding_windows, validation_rows)
@@ -20,7 +20,7 @@ Progress = Callable[[int, int, float], None]
 def train(values, time_steps: int = 15, epochs: int = 20, batch_size: int = 64, hidden: int = 32,
           learning_rate: float = 5e-3, seed: Optional[int] = None, validation_fraction: float = 0.2,
           percentile: float = 99.0, ratio: float = 1.0, device: str = "auto", threads: Optional[int] = None,
-          progress: Optional[Progress] = None) -> TrainedModel:
+          progress: Optional[Progress] = None, smoothing: float = 1.0) -> TrainedModel:
     """Fit the autoencoder to ``values`` (``[n]`` or ``[n, n_features]``, normal operation only).
 
     The last ``validation_fraction`` of the readings is held out: the model never
@@ -33,7 +33,11 @@ def train(values, time_steps: int = 15, epochs: int = 20, batch_size: int = 64, 
         epochs, batch_size, learning_rate: Adam on the mean squared reconstruction error.
         hidden: LSTM state size.
         seed: the same seed, data, device and threads give the same model; None draws one (kept in ``parameters``).
-        percentile, ratio: the threshold rule, changeable later without retraining.
+        percentile, ratio: the threshold rule, changeable later without retraining: ``percentile`` 99 puts
+            the threshold where 1 % of the held-out normal windows' (smoothed) errors lie above it.
+        smoothing: the weight of the newest error in the exponentially weighted mean that is judged
+            (1: each window's own error); the held-out errors are smoothed the same way, in time order,
+            before the threshold is read from them, so false alarms on normal data stay near 100 − percentile.
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``; the result always lives on the CPU.
         threads: torch CPU threads for this run; default two at most, so the dashboard keeps a core.
         progress: called after each epoch with ``(epoch, epochs, mean training loss)``.
@@ -45,6 +49,8 @@ def train(values, time_steps: int = 15, epochs: int = 20, batch_size: int = 64, 
             raise ValueError(f"{name} must be at least 1, not {number}")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be above 0, not {learning_rate}")
+    if not 0.0 < smoothing <= 1.0:
+        raise ValueError(f"smoothing must be in (0, 1], not {smoothing}")
     percentile, ratio = check_percentile(percentile), check_ratio(ratio)
     needed = minimum_readings(time_steps, validation_fraction)
     table = as_table(values, "training values")
@@ -68,11 +74,12 @@ def train(values, time_steps: int = 15, epochs: int = 20, batch_size: int = 64, 
         loss_curve = _fit(module, torch.tensor(fit_windows, dtype=torch.float32, device=target),
                           epochs, batch_size, learning_rate, rng, progress)
         module.eval().cpu()
-        validation_errors = reconstruction_errors(module, validation_windows)
+        validation_errors = ewma(reconstruction_errors(module, validation_windows), smoothing)
 
     parameters = {"time_steps": time_steps, "epochs": epochs, "batch_size": batch_size, "hidden": hidden,
                   "learning_rate": learning_rate, "seed": seed, "validation_fraction": validation_fraction,
-                  "device": target.type, "threads": threads, "training_readings": len(table)}
+                  "device": target.type, "threads": threads, "training_readings": len(table),
+                  "smoothing": smoothing}
     return TrainedModel(module, standardiser, parameters, loss_curve, validation_errors, percentile, ratio,
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
