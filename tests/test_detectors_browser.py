@@ -63,19 +63,32 @@ def series(page, label):
 
 
 def click_reading(page, test):
-    """Clicks the newest reading on the value chart whose API point passes `test` (JS, given the point); its time."""
-    found = page.evaluate(f"""() => {{
-        const chart = Chart.getChart('value-chart');
-        const data = chart.data.datasets[1].data;
-        const i = data.findLastIndex((p) => ({test})(p.src));
-        if (i < 0) return null;
-        const element = chart.getDatasetMeta(1).data[i];
-        return {{x: element.x, y: element.y, t: data[i].x}};
-    }}""")
-    assert found, "no reading on the chart passes the test"
-    box = page.locator("#value-chart").bounding_box()
-    page.mouse.click(box["x"] + found["x"], box["y"] + found["y"])
-    return found["t"]
+    """Clicks the newest reading on the value chart whose API point passes `test` (JS, given the point); its time.
+
+    The chart is scrolled into view first (a click outside the viewport reaches nothing), and the click is
+    confirmed by the reading the page marked as selected: readings are a few pixels apart at 10 Hz, so a
+    chart that moved between finding the reading and clicking it (a late live update, a toast that
+    scrolled the page) picked a neighbour, and the click is made again.
+    """
+    page.locator("#value-chart").scroll_into_view_if_needed()
+    for _ in range(5):
+        found = page.evaluate(f"""() => {{
+            const chart = Chart.getChart('value-chart');
+            const data = chart.data.datasets[1].data;
+            const i = data.findLastIndex((p) => ({test})(p.src));
+            if (i < 0) return null;
+            const element = chart.getDatasetMeta(1).data[i];
+            return {{x: element.x, y: element.y, t: data[i].x}};
+        }}""")
+        assert found, "no reading on the chart passes the test"
+        box = page.locator("#value-chart").bounding_box()
+        page.mouse.click(box["x"] + found["x"], box["y"] + found["y"])
+        selected = page.evaluate("""() => Chart.getChart('value-chart').options.plugins.annotation
+            .annotations.selected?.xMin ?? null""")
+        if selected == found["t"]:
+            return found["t"]
+        page.locator("#value-chart").scroll_into_view_if_needed()
+    raise AssertionError(f"clicking the reading at {found['t']} selected {selected} five times")
 
 
 def verdict_rows(page):
