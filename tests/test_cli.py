@@ -117,12 +117,17 @@ def run_lstm(runner, source, out, *extra):
 def test_lstm_scores_several_columns_with_one_model_after_its_training_rows(runner, tmp_path):
     rows = run_lstm(runner, waves_csv(tmp_path / "in.csv", opposite_from=360), tmp_path / "out.csv",
                     "--train-rows", "300")
-    assert list(rows[0]) == ["timestamp", "a", "b", "score", "anomaly"] and len(rows) == 400
+    assert list(rows[0]) == ["timestamp", "a", "b", "score", "anomaly", "why"] and len(rows) == 400
     assert rows[0]["timestamp"] == "2024-01-01 00:00:00" and float(rows[1]["a"]) == 0.309
     assert all(r["score"] == "0.000000" and r["anomaly"] == "0" for r in rows[:300])
     assert all(0.0 < float(r["score"]) < 1.0 for r in rows[300:])
     assert all((float(r["score"]) > 0.5) == (r["anomaly"] == "1") for r in rows[300:]), "0.5 is the threshold"
     assert sum(r["anomaly"] == "1" for r in rows[360:]) > sum(r["anomaly"] == "1" for r in rows[300:360])
+    # Each flag names the sensors whose reconstruction error drove it; unflagged rows say nothing.
+    flagged = [r for r in rows[300:] if r["anomaly"] == "1"]
+    assert flagged and all(r["why"].startswith("error ") and " a " in r["why"] + " " and "b " in r["why"]
+                           for r in flagged)
+    assert all(r["why"] == "" for r in rows if r["anomaly"] == "0")
 
 
 def test_lstm_reads_semicolons_decimal_commas_and_a_datetime_column(runner, tmp_path):

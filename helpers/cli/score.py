@@ -9,7 +9,7 @@ from click.core import ParameterSource
 from flask import Flask
 
 from helpers.cli.inputs import InputError, read_series, read_table
-from helpers.core.evaluation.batch import DETECTORS, MULTIVARIATE, mspc_verdicts, score_series
+from helpers.core.evaluation.batch import DETECTORS, MULTIVARIATE, lstm_verdicts, mspc_verdicts, score_series
 from helpers.core.lstm.windows import NotEnoughDataError
 
 
@@ -57,6 +57,10 @@ def score_table_file(source: IO[str], name: str, output: IO[str], detector: str,
             results = [[(0.0, False) if v is None else (v.score / (1.0 + v.score), v.anomaly) for v in vs]
                        for vs in verdicts]
             why = [" · ".join(v.why() for v in row if v is not None and v.anomaly) for row in zip(*verdicts)]
+        elif detector == "lstm" and not (single or per_column):
+            explained = [lstm_verdicts(values, options, columns)[len(reference):] for values, columns in groups]
+            results = [[(score, flag) for score, flag, _ in rows] for rows in explained]
+            why = [" · ".join(w for _, _, w in row if w) for row in zip(*explained)]
         else:
             results = [list(score_series(values, detector, options))[len(reference):] for values, _ in groups]
     except NotEnoughDataError as error:

@@ -42,10 +42,17 @@ def _lstm(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, boo
 
     ``values`` are numbers or rows of numbers (one model over all columns).
     Options: ``train_rows`` (default 15 % of the series), ``time_steps``,
-    ``epochs``, ``seed``, ``device``, ``progress``. Training rows yield
+    ``epochs``, ``seed``, ``device``, ``progress``, ``smoothing``, ``alpha``. Training rows yield
     ``(0.0, False)``; the others ``error / (error + threshold)`` (0.5 at the
     threshold) and the flag. Too few rows → NotEnoughDataError.
     """
+    return [(score, flag) for score, flag, _ in lstm_verdicts(values, options)]
+
+
+def lstm_verdicts(values: Iterable, options: Mapping[str, Any],
+                  columns: Optional[Sequence[str]] = None) -> list[tuple[float, bool, str]]:
+    """:func:`_lstm`'s ``(score, flag)`` with, for each flag, which sensors' reconstruction error drove it
+    ("error 0.84 > 0.31: xmeas_7 41 %, xmeas_13 22 %"); "" for the others."""
     # torch loads only when this detector runs, not in every process that imports the batch path.
     from helpers.core.lstm.scorer import LSTMScorer, error_to_score
     from helpers.core.lstm.trainer import train
@@ -64,8 +71,17 @@ def _lstm(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, boo
         raise NotEnoughDataError(f"training on the first {train_rows} of {len(table)} rows: {error}") from None
     scorer = LSTMScorer(trained)
     scorer.score_series(table[train_rows - time_steps + 1:train_rows])  # the window before the first scored row
-    scored = [(error_to_score(v.error, scorer.threshold), v.anomaly) for v in scorer.score_series(table[train_rows:])]
-    return [(0.0, False)] * train_rows + scored
+    names = list(columns) if columns else [f"x{j + 1}" for j in range(table.shape[1])]
+    out = [(0.0, False, "")] * train_rows
+    for i, v in enumerate(scorer.score_series(table[train_rows:]), start=train_rows):
+        why = ""
+        if v.anomaly and table.shape[1] > 1:
+            shares = scorer.sensor_shares(table[i - time_steps + 1:i + 1])
+            top = sorted(range(len(names)), key=lambda j: -shares[j])[:3]
+            why = f"error {v.error:.3g} > {scorer.threshold:.3g}: " + ", ".join(
+                f"{names[j]} {shares[j]:.0%}" for j in top)
+        out.append((error_to_score(v.error, scorer.threshold), v.anomaly, why))
+    return out
 
 
 def mspc_verdicts(values: Iterable, options: Mapping[str, Any], columns: Optional[Sequence[str]] = None) -> list:
