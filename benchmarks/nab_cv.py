@@ -17,7 +17,10 @@ Families and their grids (the knobs each detector has; the defaults are among th
   (off / after 50 readings), the hold-off (off / 800 readings) (8 configurations);
 * ``robust_zscore+likelihood``: window 300 / 1000 readings;
 * ``zscore+likelihood``, ``knn+likelihood``, ``ensemble_max``: their one configuration (the threshold is
-  still chosen out of fold).
+  still chosen out of fold);
+* ``lstm+likelihood``: the LSTM autoencoder trained on each file's first max(15 %, 330) rows (seed 0, 20
+  epochs), its error through the anomaly likelihood and the new-extreme rule; a file too short to train on
+  scores 0.
 
 The SARIMA + LSTM ``forecast`` family is left out: one pass over the corpus takes too long here.
 """
@@ -44,7 +47,9 @@ from helpers.core.detectors.presets import ENSEMBLES, PRESETS  # noqa: E402
 from helpers.core.detectors.robust_zscore import RobustZScore  # noqa: E402
 from helpers.core.detectors.zscore import ZScoreDetector  # noqa: E402
 from helpers.core.detectors.zscore_alarm import ExcursionAlarm  # noqa: E402
+from helpers.core.evaluation.batch import score_series  # noqa: E402
 from helpers.core.evaluation.cv import cross_validate  # noqa: E402
+from helpers.core.lstm.windows import NotEnoughDataError  # noqa: E402
 from helpers.core.evaluation.nab import FileScores  # noqa: E402
 from helpers.core.evaluation.nab.loader import load_labels  # noqa: E402
 from helpers.runtime.jobs.evaluation import NAB_PROFILES, corpus_files  # noqa: E402
@@ -81,7 +86,16 @@ def families():
     out["zscore+likelihood"] = {"default": streaming(lambda: WithLikelihood(MeanZScore(), AnomalyLikelihood()), False)}
     out["knn+likelihood"] = {"default": streaming(PRESETS["knn+likelihood"], False)}
     out["ensemble_max"] = {"default": streaming(lambda: make_spec(ENSEMBLES["ensemble_max"]), True)}
+    out["lstm+likelihood"] = {"seed 0": lstm_likelihood}
     return out
+
+
+def lstm_likelihood(values, timestamps):
+    """The LSTM's error through the anomaly likelihood; a file too short to train on scores 0 (never detects)."""
+    try:
+        return [score for score, _ in score_series(values, "lstm+likelihood", {"seed": 0, "device": "cpu"})]
+    except NotEnoughDataError:
+        return [0.0] * len(values)
 
 
 def main() -> None:

@@ -201,3 +201,20 @@ def test_options_of_the_other_detector_are_refused(runner, tmp_path, args):
     result = runner.invoke(args=["score", series_csv(tmp_path / "in.csv", [1.0] * 400), "-o", str(tmp_path / "o.csv"),
                                  *args])
     assert result.exit_code == 2 and "applies to --detector" in result.output
+
+
+def test_lstm_with_its_likelihood_scores_one_series_and_refuses_too_few_rows(runner, tmp_path):
+    # 300 rows train the model, the likelihood learns from the next 600; the jump comes after.
+    values = [math.sin(2 * math.pi * i / 20) for i in range(1000)] + [3.0] * 20 + \
+             [math.sin(2 * math.pi * i / 20) for i in range(80)]
+    out = tmp_path / "o.csv"
+    result = runner.invoke(args=["score", series_csv(tmp_path / "in.csv", values), "-o", str(out),
+                                 "--detector", "lstm+likelihood", "--time-steps", "5", "--epochs", "2", "--seed", "3",
+                                 "--train-rows", "300"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["timestamp", "value", "score", "anomaly"] and len(rows) == 1100
+    assert any(r["anomaly"] == "1" for r in rows[1000:1020])
+    short = runner.invoke(args=["score", series_csv(tmp_path / "s.csv", values[:50]), "-o", str(out),
+                                "--detector", "lstm+likelihood", "--time-steps", "5", "--epochs", "2"])
+    assert short.exit_code == 2 and "rows" in short.output

@@ -40,7 +40,7 @@ def series(seed, n=ROWS):
 
 
 def options_for(name):
-    return dict(LSTM_FAST) if name == "lstm" else {}
+    return dict(LSTM_FAST) if name.startswith("lstm") else {}
 
 
 # --- the contract ----------------------------------------------------------------------------------------------
@@ -89,7 +89,7 @@ def test_score_series_without_timestamps_is_unchanged_for_the_others():
 
 # --- causality: a score never depends on a later value ------------------------------------------------------------
 
-@pytest.mark.parametrize("name", sorted(set(DETECTORS) - {"lstm"}))
+@pytest.mark.parametrize("name", sorted(set(DETECTORS) - {"lstm", "lstm+likelihood"}))
 @settings(max_examples=6, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2 ** 31 - 1), cut=st.integers(1, ROWS - 1), other=st.integers(0, 2 ** 31 - 1))
 def test_changing_future_values_never_changes_a_past_score(name, seed, cut, other):
@@ -100,13 +100,25 @@ def test_changing_future_values_never_changes_a_past_score(name, seed, cut, othe
     assert after[:cut] == before[:cut]
 
 
-def test_the_lstm_is_causal_too():
+@pytest.mark.parametrize("name", ["lstm", "lstm+likelihood"])
+def test_the_lstm_is_causal_too(name):
     values, times = series(5)
     cut = 700
     future, _ = series(6)
-    before = list(score_series(values, "lstm", LSTM_FAST))
-    after = list(score_series(values[:cut] + future[cut:], "lstm", LSTM_FAST))
+    before = list(score_series(values, name, LSTM_FAST))
+    after = list(score_series(values[:cut] + future[cut:], name, LSTM_FAST))
     assert after[:cut] == before[:cut] and after[cut:] != before[cut:]
+
+
+def test_the_lstm_with_its_likelihood_alarms_once_at_a_shift_where_the_raw_lstm_flags_on():
+    """The likelihood turns the LSTM's run of high errors after a change into one early alarm."""
+    rng = np.random.default_rng(8)
+    values = [float(v) for v in 10 + np.sin(np.arange(2400) * 2 * np.pi / 48) + rng.normal(0, 0.1, 2400)]
+    values[2000:] = [v + 3.0 for v in values[2000:]]
+    raw = [flag for _, flag in score_series(values, "lstm", LSTM_FAST)]
+    post = [flag for _, flag in score_series(values, "lstm+likelihood", LSTM_FAST)]
+    assert sum(raw[2000:2100]) > 20
+    assert 1 <= sum(post[2000:2100]) <= 5 and sum(post[1000:2000]) <= 2
 
 
 # --- the robust z-score -------------------------------------------------------------------------------------------

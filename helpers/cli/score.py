@@ -15,11 +15,14 @@ from helpers.core.lstm.windows import NotEnoughDataError
 
 def score_file(source: IO[str], name: str, output: IO[str], detector: str, options: dict) -> int:
     timestamps, values = read_series(source, name)
+    try:
+        verdicts = list(score_series(values, detector, options, timestamps=timestamps))
+    except NotEnoughDataError as error:
+        raise InputError(f"{name}: {error} (--train-rows says which rows are normal)") from None
     writer = csv.writer(output, lineterminator="\n")
     writer.writerow(["timestamp", "value", "score", "anomaly"])
     flagged = 0
-    for ts, value, (score, anomaly) in zip(timestamps, values,
-                                           score_series(values, detector, options, timestamps=timestamps)):
+    for ts, value, (score, anomaly) in zip(timestamps, values, verdicts):
         writer.writerow([ts, repr(value), f"{score:.6f}", int(anomaly)])
         flagged += anomaly
     return flagged
@@ -84,10 +87,11 @@ def score_table_file(source: IO[str], name: str, output: IO[str], detector: str,
 
 
 # Which detectors each detector-specific option applies to.
+_LSTMS = ("lstm", "lstm+likelihood")
 _OPTION_DETECTORS = {"threshold": ("zscore",), "model_size": ("zscore",), "relearn_after": ("zscore",),
-                     "seed": ("lstm",), "epochs": ("lstm",), "time_steps": ("lstm",), "per_column": ("lstm", "mspc"),
-                     "train_rows": ("lstm", "mspc"), "train": ("lstm", "mspc"), "variance": ("mspc",),
-                     "alpha": ("mspc", "lstm"), "smoothing": ("lstm",)}
+                     "seed": _LSTMS, "epochs": _LSTMS, "time_steps": _LSTMS, "per_column": ("lstm", "mspc"),
+                     "train_rows": (*_LSTMS, "mspc"), "train": ("lstm", "mspc"), "variance": ("mspc",),
+                     "alpha": ("mspc", *_LSTMS), "smoothing": _LSTMS}
 
 
 def _refuse_foreign_options(ctx: click.Context, detector: str) -> None:
@@ -150,6 +154,10 @@ def init_app(app: Flask) -> None:
                        "progress": lambda epoch, total, loss: click.echo(
                            f"{detector}: epoch {epoch}/{total}, loss {loss:.5f}", err=True)}
             flagged = score_table_file(input_csv, input_csv.name, output, detector, options, per_column, train)
+        elif detector == "lstm+likelihood":
+            options = {"train_rows": train_rows, "seed": seed, "epochs": epochs, "time_steps": time_steps,
+                       "alpha": alpha, "smoothing": smoothing}
+            flagged = score_file(input_csv, input_csv.name, output, detector, options)
         else:
             options = {"z_threshold": threshold, "model_size": model_size, "relearn_after": relearn_after}
             flagged = score_file(input_csv, input_csv.name, output, detector, options)

@@ -5,7 +5,7 @@ import math
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 from helpers.core.detectors.contract import run
-from helpers.core.detectors.likelihood import ALARM
+from helpers.core.detectors.likelihood import ALARM, AnomalyLikelihood, SeenRange, log_likelihood
 from helpers.core.detectors.ensemble import is_spec
 from helpers.core.detectors.mspc import DEFAULT_ALPHA, DEFAULT_VARIANCE, NotEnoughRows, PCAMonitor
 from helpers.core.detectors.presets import PRESETS, alarm, make, needs_timestamps, uses_timestamps
@@ -47,6 +47,31 @@ def _lstm(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, boo
     threshold) and the flag. Too few rows → NotEnoughDataError.
     """
     return [(score, flag) for score, flag, _ in lstm_verdicts(values, options)]
+
+
+def _lstm_likelihood(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, bool]]:
+    """The LSTM's score post-processed as the z-score family's is: its anomaly likelihood (NAB/HTM), and 1 for a
+    reading beyond the whole range seen so far (the new-extreme rule). It trains on the first
+    ``max(15 %, the fewest rows it can train on)`` rows (or ``train_rows``); those and the likelihood's
+    learning rows score 0. A flag is a log-likelihood at or above the alarm level."""
+    from helpers.core.lstm.windows import minimum_readings
+
+    values = list(values)
+    if not options.get("train_rows"):
+        least = minimum_readings(options.get("time_steps", 15), 0.2)
+        options = {**options, "train_rows": max(math.ceil(LSTM_TRAIN_SHARE * len(values)), least)}
+    scored = lstm_verdicts(values, options)
+    likelihood, seen = AnomalyLikelihood(), SeenRange(0.05)
+    out = []
+    for i, (x, (score, _flag, _why)) in enumerate(zip(values, scored)):
+        extreme = seen.beyond(float(x) if not isinstance(x, (list, tuple)) else max(x))
+        if i < options["train_rows"]:
+            out.append((0.0, False))
+            continue
+        probability = likelihood.update(score)
+        value = 0.0 if probability is None else (1.0 if extreme else log_likelihood(probability))
+        out.append((value, value >= ALARM))
+    return out
 
 
 def lstm_verdicts(values: Iterable, options: Mapping[str, Any],
@@ -175,6 +200,7 @@ DETECTORS: dict[str, Callable[[Iterable, Mapping[str, Any]], Iterable[tuple[floa
     "zscore": _zscore,
     "zscore_alarm": _zscore_alarm,
     "lstm": _lstm,
+    "lstm+likelihood": _lstm_likelihood,
     "mspc": _mspc,
     **{name: _preset(name) for name in PRESETS},
 }
