@@ -18,7 +18,7 @@ Families and their grids (the knobs each detector has; the defaults are among th
 * ``robust_zscore+likelihood``: window 300 / 1000 readings;
 * ``zscore+likelihood``, ``knn+likelihood``, ``ensemble_max``: their one configuration (the threshold is
   still chosen out of fold);
-* ``lstm+likelihood``: the LSTM autoencoder trained on each file's first max(15 %, 330) rows (seed 0, 20
+* ``lstm+likelihood``: the LSTM autoencoder trained on each file's first max(15 %, 320) rows (seed 0, 20
   epochs), its error through the anomaly likelihood and the new-extreme rule; a file too short to train on
   scores 0.
 
