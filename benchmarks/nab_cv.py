@@ -19,8 +19,8 @@ Families and their grids (the knobs each detector has; the defaults are among th
 * ``zscore+likelihood``, ``knn+likelihood``, ``ensemble_max``: their one configuration (the threshold is
   still chosen out of fold);
 * ``lstm+likelihood``: the LSTM autoencoder trained on each file's first max(15 %, 320) rows (seed 0, 20
-  epochs), its error through the anomaly likelihood and the new-extreme rule; a file too short to train on
-  scores 0.
+  epochs), its error (smoothed with weight 1 / 0.5 / 0.2: 3 configurations) through the anomaly likelihood
+  and the new-extreme rule; a file too short to train on scores 0.
 
 The SARIMA + LSTM ``forecast`` family is left out: one pass over the corpus takes too long here.
 """
@@ -86,14 +86,15 @@ def families():
     out["zscore+likelihood"] = {"default": streaming(lambda: WithLikelihood(MeanZScore(), AnomalyLikelihood()), False)}
     out["knn+likelihood"] = {"default": streaming(PRESETS["knn+likelihood"], False)}
     out["ensemble_max"] = {"default": streaming(lambda: make_spec(ENSEMBLES["ensemble_max"]), True)}
-    out["lstm+likelihood"] = {"seed 0": lstm_likelihood}
+    out["lstm+likelihood"] = {f"smoothing {w:g}": (lambda v, t, w=w: lstm_likelihood(v, w)) for w in (1.0, 0.5, 0.2)}
     return out
 
 
-def lstm_likelihood(values, timestamps):
+def lstm_likelihood(values, smoothing):
     """The LSTM's error through the anomaly likelihood; a file too short to train on scores 0 (never detects)."""
     try:
-        return [score for score, _ in score_series(values, "lstm+likelihood", {"seed": 0, "device": "cpu"})]
+        return [score for score, _ in score_series(values, "lstm+likelihood",
+                                                   {"seed": 0, "device": "cpu", "smoothing": smoothing})]
     except NotEnoughDataError:
         return [0.0] * len(values)
 
