@@ -63,6 +63,16 @@ def test_a_large_move_along_normal_variation_alarms_on_t2():
     assert set(list(far.contributions)[:3]) == {"flow", "pressure", "temperature"}
 
 
+def test_one_sensor_is_judged_by_t2_alone():
+    """With every direction in the model SPE is 0 by construction: no SPE limit, T² judges (a static z-score)."""
+    rng = np.random.default_rng(13)
+    monitor = PCAMonitor(["only"]).fit(rng.normal(5.0, 1.0, size=(500, 1)))
+    assert monitor.spe_limit == float("inf") and monitor.components == 1
+    assert monitor.judge([5.2]).anomaly is False
+    far = monitor.judge([12.0])
+    assert far.anomaly and far.rule == "T²" and far.contributions == {"only": 1.0}
+
+
 def test_bad_training_data_is_refused_with_a_reason():
     with pytest.raises(NotEnoughRows, match="needs at least 20 normal rows, has 5"):
         PCAMonitor(COLUMNS).fit(line(5, 6))

@@ -23,6 +23,7 @@ before it); the statistics are never fitted on the rows they judge.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -131,9 +132,13 @@ class PCAMonitor:
             held_t2.append(t2)
             held_spe.append(spe)
         q = 1.0 - self.alpha / 2.0
-        self.t2_limit = float(np.quantile(np.concatenate(held_t2), q))
+        self.t2_limit = max(float(np.quantile(np.concatenate(held_t2), q)), 1e-12)
         self.spe_limit = float(np.quantile(np.concatenate(held_spe), q))
         self.model = _fit(x, self.variance)
+        if self.components == len(self.columns) or self.spe_limit <= 1e-12:
+            # Every direction is in the model (one sensor, or variance 1): nothing lies off its plane, so
+            # SPE is 0 by construction and only T² judges.
+            self.spe_limit = math.inf
         return self
 
     def statistics(self, rows) -> tuple[np.ndarray, np.ndarray]:
