@@ -73,6 +73,16 @@ export function zoomAlongX(drag) {
   };
 }
 
+/** Shows `chart`'s x range in every other chart of `linked` (after a zoom or pan of `chart`). */
+export function showSameX(linked, chart) {
+  const { min, max } = chart.scales.x;
+  for (const other of linked) {
+    if (other === chart) continue;
+    Object.assign(other.options.scales.x, { min, max });
+    other.update('none');
+  }
+}
+
 export function lineStyle(colour, extra = {}) {
   return {
     borderColor: colour, backgroundColor: colour, borderWidth: 2, fill: false,

@@ -10,7 +10,9 @@
  * The zoom and annotation plugins register themselves when their UMD builds load.
  */
 import { explainLstm, formatClock, formatNumber, formatPercent, scenarioName } from '../lib/format.js';
-import { Chart, markStyle, seriesOptions, stateOf, styleAxes, zoomAlongX } from './base.js';
+import {
+  Chart, markStyle, seriesOptions, showSameX, stateOf, styleAxes, zoomAlongX,
+} from './base.js';
 
 /** Tick steps in seconds that read well on a clock. */
 const CLOCK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600];
@@ -97,12 +99,7 @@ export function setLstmRule(chart, rule) {
  */
 export function linkTimeAxes(linked, onUserView) {
   const follow = ({ chart }) => {
-    const { min, max } = chart.scales.x;
-    for (const other of linked) {
-      if (other === chart) continue;
-      Object.assign(other.options.scales.x, { min, max });
-      other.update('none');
-    }
+    showSameX(linked, chart);
     onUserView();
   };
   for (const chart of linked) {

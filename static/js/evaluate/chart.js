@@ -10,7 +10,9 @@
  * zooming in brings the detail back.
  */
 import { formatNumber } from '../lib/format.js';
-import { Chart, lineStyle, markStyle, seriesOptions, stateOf, styleAxes, zoomAlongX } from '../charts/base.js';
+import {
+  Chart, lineStyle, markStyle, seriesOptions, showSameX, stateOf, styleAxes, zoomAlongX,
+} from '../charts/base.js';
 
 /** Fixed y-axis width, so the row axes of the two stacked charts line up. */
 const Y_AXIS_WIDTH = 140;
@@ -255,14 +257,7 @@ export function applyColours(chart, colours) {
 
 /** Zooming or panning one chart shows the same rows in the other. */
 export function linkRowAxes(linked) {
-  const follow = ({ chart }) => {
-    const { min, max } = chart.scales.x;
-    for (const other of linked) {
-      if (other === chart) continue;
-      Object.assign(other.options.scales.x, { min, max });
-      other.update('none');
-    }
-  };
+  const follow = ({ chart }) => showSameX(linked, chart);
   for (const chart of linked) {
     chart.options.plugins.zoom.zoom.onZoomComplete = follow;
     chart.options.plugins.zoom.pan.onPanComplete = follow;
