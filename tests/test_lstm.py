@@ -330,3 +330,17 @@ def test_a_saved_smoothed_model_loads_with_its_smoothing(smoothed, normal, tmp_p
     test = noisy(wave(200, start=TRAIN_N), seed=13)
     assert again.smoothing == 0.2
     assert LSTMScorer(again).score_series(test) == LSTMScorer(smoothed).score_series(test)
+
+
+def test_calibration_folds_read_the_threshold_from_every_normal_reading(normal):
+    """Each block judged by a model fitted without it: errors for (almost) every window, not only the tail's."""
+    folded = train(normal, **SMALL, calibration_folds=4)
+    tail = train(normal, **SMALL)
+    assert folded.parameters["calibration_folds"] == 4
+    assert len(folded.validation_errors) == TRAIN_N - 4 * (STEPS - 1)  # every block's own windows
+    assert len(tail.validation_errors) == int(TRAIN_N * 0.2) - STEPS + 1
+    fresh = noisy(wave(4000, start=TRAIN_N), seed=14)
+    flags = np.array([v.anomaly for v in LSTMScorer(folded).score_series(fresh)])
+    assert flags.mean() < 0.05
+    with pytest.raises(ValueError, match="calibration_folds"):
+        train(normal, **SMALL, calibration_folds=0)

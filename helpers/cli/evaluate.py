@@ -125,15 +125,19 @@ def init_app(app: Flask) -> None:
                   help="lstm: training passes")
     @click.option("--smoothing", type=click.FloatRange(min=0.001, max=1.0), default=1.0, show_default=True,
                   help="lstm: weight of the newest error in the smoothed error it judges (1: none)")
+    @click.option("--calibration-folds", type=click.IntRange(min=1, max=20), default=1, show_default=True,
+                  help="lstm: read the threshold from every normal row, each judged by a model fitted without "
+                       "its block (1: from the last 20 %% only)")
     @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
     def evaluate_runs_command(runs, detector, train_path, onset_row, normal_runs, label_column, exclude, alpha,
-                              seed, epochs, smoothing, as_json):
+                              seed, epochs, smoothing, calibration_folds, as_json):
         """Score a multivariate detector over RUNS, each normal until its fault starts.
 
         Prints the false-alarm rate (flagged normal rows of every run), each run's detection rate
         (flagged faulty rows) and delay (rows from the onset to the first flag), and a NAB-style score.
         """
         options = {"alpha": alpha, "seed": seed, "epochs": epochs, "smoothing": smoothing,
+                   "calibration_folds": calibration_folds,
                    "progress": lambda epoch, total, loss: click.echo(f"{detector}: epoch {epoch}/{total}, "
                                                                     f"loss {loss:.5f}", err=True)}
         scored, nab = evaluate_runs(detector, train_path, list(runs), onset_row,

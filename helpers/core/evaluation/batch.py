@@ -152,7 +152,8 @@ def judge_runs(detector: str, normal: Sequence[Sequence[float]], runs: Sequence[
         trained = train(as_table(list(normal)), time_steps=options.get("time_steps", 15),
                         epochs=options.get("epochs", 20), seed=options.get("seed"),
                         device=options.get("device", "auto"), progress=options.get("progress"),
-                        smoothing=options.get("smoothing", 1.0), percentile=100.0 * (1.0 - options.get("alpha", 0.01)))
+                        smoothing=options.get("smoothing", 1.0), percentile=100.0 * (1.0 - options.get("alpha", 0.01)),
+                        calibration_folds=options.get("calibration_folds", 1))
         out = []
         for rows in runs:
             scorer = LSTMScorer(trained)

@@ -20,7 +20,8 @@ Progress = Callable[[int, int, float], None]
 def train(values, time_steps: int = 15, epochs: int = 20, batch_size: int = 64, hidden: int = 32,
           learning_rate: float = 5e-3, seed: Optional[int] = None, validation_fraction: float = 0.2,
           percentile: float = 99.0, ratio: float = 1.0, device: str = "auto", threads: Optional[int] = None,
-          progress: Optional[Progress] = None, smoothing: float = 1.0) -> TrainedModel:
+          progress: Optional[Progress] = None, smoothing: float = 1.0,
+          calibration_folds: int = 1) -> TrainedModel:
     """Fit the autoencoder to ``values`` (``[n]`` or ``[n, n_features]``, normal operation only).
 
     The last ``validation_fraction`` of the readings is held out: the model never
@@ -38,6 +39,10 @@ def train(values, time_steps: int = 15, epochs: int = 20, batch_size: int = 64, 
         smoothing: the weight of the newest error in the exponentially weighted mean that is judged
             (1: each window's own error); the held-out errors are smoothed the same way, in time order,
             before the threshold is read from them, so false alarms on normal data stay near 100 − percentile.
+        calibration_folds: 1 holds out the last ``validation_fraction``. More cuts the readings into that many
+            contiguous blocks, judges each block's windows by a model fitted without it, and reads the
+            threshold from all of those errors; the model kept is then fitted on every reading (costs
+            ``calibration_folds`` more trainings, for a threshold read from every normal reading, not a tail).
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``; the result always lives on the CPU.
         threads: torch CPU threads for this run; default two at most, so the dashboard keeps a core.
         progress: called after each epoch with ``(epoch, epochs, mean training loss)``.
@@ -51,6 +56,8 @@ def train(values, time_steps: int = 15, epochs: int = 20, batch_size: int = 64, 
         raise ValueError(f"learning_rate must be above 0, not {learning_rate}")
     if not 0.0 < smoothing <= 1.0:
         raise ValueError(f"smoothing must be in (0, 1], not {smoothing}")
+    if calibration_folds < 1:
+        raise ValueError(f"calibration_folds must be at least 1, not {calibration_folds}")
     percentile, ratio = check_percentile(percentile), check_ratio(ratio)
     needed = minimum_readings(time_steps, validation_fraction)
     table = as_table(values, "training values")
@@ -69,17 +76,33 @@ def train(values, time_steps: int = 15, epochs: int = 20, batch_size: int = 64, 
     fit_windows = sliding_windows(scaled[:split], time_steps)
     validation_windows = sliding_windows(scaled[split:], time_steps)
 
+    if calibration_folds > 1:
+        standardiser = Standardiser.fit(table)
+        scaled = standardiser.apply(table)
+        fit_windows = sliding_windows(scaled, time_steps)
     with torch_threads(threads), deterministic(seed) as rng:
         module = LSTMAutoencoder(table.shape[1], hidden, time_steps).to(target)
         loss_curve = _fit(module, torch.tensor(fit_windows, dtype=torch.float32, device=target),
                           epochs, batch_size, learning_rate, rng, progress)
         module.eval().cpu()
-        validation_errors = ewma(reconstruction_errors(module, validation_windows), smoothing)
+        if calibration_folds == 1:
+            validation_errors = ewma(reconstruction_errors(module, validation_windows), smoothing)
+        else:
+            held = []
+            for block in np.array_split(np.arange(len(scaled)), calibration_folds):
+                before, after = scaled[:block[0]], scaled[block[-1] + 1:]
+                parts = [sliding_windows(part, time_steps) for part in (before, after) if len(part) >= time_steps]
+                fold = LSTMAutoencoder(table.shape[1], hidden, time_steps).to(target)
+                _fit(fold, torch.tensor(np.concatenate(parts), dtype=torch.float32, device=target),
+                     epochs, batch_size, learning_rate, rng, None)
+                fold.eval().cpu()
+                held.append(ewma(reconstruction_errors(fold, sliding_windows(scaled[block], time_steps)), smoothing))
+            validation_errors = np.concatenate(held)
 
     parameters = {"time_steps": time_steps, "epochs": epochs, "batch_size": batch_size, "hidden": hidden,
                   "learning_rate": learning_rate, "seed": seed, "validation_fraction": validation_fraction,
                   "device": target.type, "threads": threads, "training_readings": len(table),
-                  "smoothing": smoothing}
+                  "smoothing": smoothing, "calibration_folds": calibration_folds}
     return TrainedModel(module, standardiser, parameters, loss_curve, validation_errors, percentile, ratio,
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
