@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers.cli.evaluate import read_file  # noqa: E402
+from helpers.cli.evaluate import PROFILE_LABELS, read_file  # noqa: E402
 from helpers.config import nab_corpus  # noqa: E402
 from helpers.core.detectors.contract import run  # noqa: E402
 from helpers.core.detectors.presets import make as make_spec  # noqa: E402
@@ -53,9 +53,6 @@ from helpers.core.lstm.windows import NotEnoughDataError  # noqa: E402
 from helpers.core.evaluation.nab import FileScores  # noqa: E402
 from helpers.core.evaluation.nab.loader import load_labels  # noqa: E402
 from helpers.runtime.jobs.evaluation import NAB_PROFILES, corpus_files  # noqa: E402
-
-PROFILE_LABELS = {"standard": "standard", "reward_low_FP_rate": "low FP", "reward_low_FN_rate": "low FN"}
-
 
 def alarm_scores(values, threshold, estimation, tolerance):
     detector = ZScoreDetector(100, threshold, 30)

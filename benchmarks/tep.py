@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers.config import PROJECT_ROOT  # noqa: E402
 from helpers.core.detectors.mspc import PCAMonitor, _fit  # noqa: E402
 from helpers.core.evaluation.runs import score_run, summarise  # noqa: E402
+from helpers.core.stats.ewma import ewma  # noqa: E402
 
 ONSET = 160
 INVISIBLE = ("d03", "d09", "d15")
@@ -64,14 +65,6 @@ def table(name: str, flags: dict[str, np.ndarray]) -> dict:
     return {"name": name, "far": every.false_alarm_rate, "dr18": visible.mean_detection_rate,
             "dr21": every.mean_detection_rate, "delay": visible.mean_delay_rows,
             "per_run": {r.name: (r.detection_rate, r.delay_rows) for r in scored if r.onset is not None}}
-
-
-def ewma(values: np.ndarray, lam: float) -> np.ndarray:
-    out, level = np.empty_like(values), None
-    for i, v in enumerate(values):
-        level = v if level is None else lam * v + (1 - lam) * level
-        out[i] = level
-    return out
 
 
 def main() -> None:
@@ -105,16 +98,13 @@ def main() -> None:
     results.append(table(f"mspc (T² or SPE, α = 1 % on held-back rows; {monitor.components} components)",
                          {r: np.array([v.anomaly for v in vs]) for r, vs in verdicts.items()}))
 
+    held_t2, held_spe = monitor.held_back(normal)
+    blocks = np.array_split(np.arange(len(normal)), monitor.folds)
     for lam in args.smoothing:
-        held = [], []
-        for block in np.array_split(np.arange(len(normal)), monitor.folds):
-            keep = np.ones(len(normal), dtype=bool)
-            keep[block] = False
-            t2, spe = _fit(normal[keep], monitor.variance).statistics(normal[block])
-            held[0].append(ewma(t2, lam))
-            held[1].append(ewma(spe, lam))
+        # Each held-back block smoothed on its own, as a live run would be from its start.
         q = 1 - monitor.alpha / 2
-        lt2, lspe = np.quantile(np.concatenate(held[0]), q), np.quantile(np.concatenate(held[1]), q)
+        lt2 = np.quantile(np.concatenate([ewma(held_t2[b], lam) for b in blocks]), q)
+        lspe = np.quantile(np.concatenate([ewma(held_spe[b], lam) for b in blocks]), q)
         flags = {}
         for run, x in test.items():
             t2, spe = monitor.statistics(x)

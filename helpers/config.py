@@ -86,7 +86,7 @@ _FIELDS: dict[str, tuple[Any, Callable[[str], Any]]] = {
 
 # gunicorn's own settings (gunicorn.conf.py), read here like every other variable.
 SERVER_FIELDS: dict[str, tuple[Any, Callable[[str], Any]]] = {
-    "BIND": ("127.0.0.1:5000", str),
+    "BIND": _FIELDS["BIND"],
     "WEB_CONCURRENCY": (2, int),
     "WEB_THREADS": (4, int),
     "ACCESS_LOG": (None, str),

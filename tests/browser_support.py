@@ -4,6 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 
 def api_get(base, path, **params):
@@ -46,3 +47,34 @@ _PAGE_FORMAT = """async ([name, args]) => {
 def as_shown(page, formatter: str, *args) -> str:
     """What the page shows for ``args`` through its format.js's ``formatter`` (formatNumber, formatPercent, …)."""
     return page.evaluate(_PAGE_FORMAT, [formatter, list(args)])
+
+
+def click_reading(page, test: str, attempts: int = 5) -> float:
+    """Clicks the newest reading on the value chart whose chart point passes ``test`` (JS, given ``{x, src}``:
+    the time and the API point) and waits until the page shows it as the selected reading; its time.
+
+    The chart is scrolled into view first (a click outside the viewport reaches nothing). Readings are a few
+    pixels apart at 10 Hz: a chart that moved between finding the reading and clicking it (a late live
+    update, a toast that scrolled the page) selects a neighbour, and the click is made again.
+    """
+    selected = "(t) => Chart.getChart('value-chart').options.plugins.annotation.annotations.selected?.xMin === t"
+    for _ in range(attempts):
+        page.locator("#value-chart").scroll_into_view_if_needed()
+        found = page.evaluate(f"""() => {{
+            const chart = Chart.getChart('value-chart');
+            const data = chart.data.datasets[1].data;
+            const i = data.findLastIndex((p) => ({test})(p));
+            if (i < 0) return null;
+            const element = chart.getDatasetMeta(1).data[i];
+            return {{x: element.x, y: element.y, t: data[i].x}};
+        }}""")
+        assert found, f"no reading on the chart passes {test}"
+        box = page.locator("#value-chart").bounding_box()
+        page.mouse.click(box["x"] + found["x"], box["y"] + found["y"])
+        try:
+            # Chart.js handles a click on the next animation frame.
+            page.wait_for_function(selected, arg=found["t"], timeout=2_000)
+            return found["t"]
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"clicking the reading at {found['t']} did not select it in {attempts} tries")

@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser_support import send_control, watch
+from tests.browser_support import click_reading, send_control, watch
 from tests.conftest import sampling_server
 
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-detectors.png"
@@ -62,33 +62,9 @@ def series(page, label):
         "(label) => Chart.getChart('value-chart').data.datasets.find((d) => d.label.startsWith(label))", label)
 
 
-def click_reading(page, test):
-    """Clicks the newest reading on the value chart whose API point passes `test` (JS, given the point); its time.
-
-    The chart is scrolled into view first (a click outside the viewport reaches nothing), and the click is
-    confirmed by the reading the page marked as selected: readings are a few pixels apart at 10 Hz, so a
-    chart that moved between finding the reading and clicking it (a late live update, a toast that
-    scrolled the page) picked a neighbour, and the click is made again.
-    """
-    page.locator("#value-chart").scroll_into_view_if_needed()
-    for _ in range(5):
-        found = page.evaluate(f"""() => {{
-            const chart = Chart.getChart('value-chart');
-            const data = chart.data.datasets[1].data;
-            const i = data.findLastIndex((p) => ({test})(p.src));
-            if (i < 0) return null;
-            const element = chart.getDatasetMeta(1).data[i];
-            return {{x: element.x, y: element.y, t: data[i].x}};
-        }}""")
-        assert found, "no reading on the chart passes the test"
-        box = page.locator("#value-chart").bounding_box()
-        page.mouse.click(box["x"] + found["x"], box["y"] + found["y"])
-        selected = page.evaluate("""() => Chart.getChart('value-chart').options.plugins.annotation
-            .annotations.selected?.xMin ?? null""")
-        if selected == found["t"]:
-            return found["t"]
-        page.locator("#value-chart").scroll_into_view_if_needed()
-    raise AssertionError(f"clicking the reading at {found['t']} selected {selected} five times")
+def click_point_where(page, test):
+    """Clicks the newest reading whose API point passes `test` (JS, given the point); its time."""
+    return click_reading(page, f"(p) => ({test})(p.src)")
 
 
 def verdict_rows(page):
@@ -151,7 +127,7 @@ def test_a_readings_verdict_table_lists_every_detector_and_why(dashboard, server
         .some((p) => p.src.detectors?.robust_zscore?.score != null && p.src.z !== null)""", timeout=15_000)
     page.click("#pause-view")
     expect(page.locator("#verdicts")).to_be_hidden()
-    t = click_reading(page, "(p) => p.detectors?.robust_zscore?.score != null && p.z !== null")
+    t = click_point_where(page, "(p) => p.detectors?.robust_zscore?.score != null && p.z !== null")
 
     expect(page.locator("#verdicts")).to_be_visible()
     rows = verdict_rows(page)
@@ -198,7 +174,7 @@ def test_readings_where_the_detectors_split_are_ringed_and_explained(dashboard, 
     assert "detectors disagree" in legend(page)
 
     page.click("#pause-view")
-    click_reading(page, "(p) => p.disagree")
+    click_point_where(page, "(p) => p.disagree")
     expect(page.locator("#verdicts-split")).to_be_visible()
     expect(page.locator("#verdicts-split")).to_have_text(re.compile(r"^Detectors disagree: flagged by .+; not by .+\.$"))
     verdicts = [row["verdict"] for row in verdict_rows(page).values()]
@@ -255,7 +231,7 @@ def test_the_forecast_is_drawn_ahead_of_the_live_line_with_its_band(browser, ser
         explained = "(p) => p.detectors?.forecast?.why && p.detectors?.robust_zscore?.why"
         split = page.evaluate(f"() => Chart.getChart('value-chart').data.datasets[1].data.some((p) => p.src.disagree "
                               f"&& ({explained})(p.src))")
-        click_reading(page, f"(p) => p.disagree && ({explained})(p)" if split else explained)
+        click_point_where(page, f"(p) => p.disagree && ({explained})(p)" if split else explained)
         rows = verdict_rows(page)
         assert rows["forecast"]["why"].startswith("forecast ")
         page.locator("#value-chart").evaluate("(el) => el.closest('.card').scrollIntoView({behavior: 'instant'})")

@@ -20,7 +20,7 @@ from helpers.storage import line as line_store
 from helpers.storage import readings as reading_store
 from helpers.storage.db import db
 from helpers.storage.models import Sensor
-from tests.browser_support import api_get as get, send_control, watch
+from tests.browser_support import api_get as get, click_reading, send_control, watch
 from tests.conftest import sampling_server
 
 SENSOR = "vibration"  # the first sensor: the one the page selects
@@ -110,21 +110,8 @@ def flagged_times(page):
 
 
 def click_reading_at(page, t):
-    """Clicks the reading at time `t` on the value chart."""
-    found = page.evaluate("""(t) => {
-        const chart = Chart.getChart('value-chart');
-        const i = chart.data.datasets[1].data.findIndex((p) => p.x === t);
-        if (i < 0) return null;
-        const element = chart.getDatasetMeta(1).data[i];
-        return {x: element.x, y: element.y};
-    }""", t)
-    assert found, f"no reading at {t} on the chart"
-    page.locator("#value-chart").scroll_into_view_if_needed()
-    box = page.locator("#value-chart").bounding_box()
-    page.mouse.click(box["x"] + found["x"], box["y"] + found["y"])
-    # Chart.js handles a click on the next animation frame: wait until this reading is the one shown.
-    page.wait_for_function("(t) => Chart.getChart('value-chart').options.plugins.annotation.annotations"
-                           ".selected?.xMin === t", arg=t, timeout=5_000)
+    """Clicks the reading at time `t` on the value chart (waiting until the page shows it)."""
+    click_reading(page, f"(p) => p.x === {t!r}")
     expect(page.locator("#verdicts")).to_be_visible()
 
 

@@ -57,8 +57,7 @@ def score_table_file(source: IO[str], name: str, output: IO[str], detector: str,
     try:
         if detector == "mspc":
             verdicts = [mspc_verdicts(values, options, columns)[len(reference):] for values, columns in groups]
-            results = [[(0.0, False) if v is None else (v.score / (1.0 + v.score), v.anomaly) for v in vs]
-                       for vs in verdicts]
+            results = [[(0.0, False) if v is None else (v.unit_score, v.anomaly) for v in vs] for vs in verdicts]
             why = [" · ".join(v.why() for v in row if v is not None and v.anomaly) for row in zip(*verdicts)]
         elif detector == "lstm" and not (single or per_column):
             explained = [lstm_verdicts(values, options, columns)[len(reference):] for values, columns in groups]

@@ -467,7 +467,6 @@ class Sampler:
         """The loop, and nothing else: hold the lease, step at the sensors' pace, do the chores, wait."""
         ttl = self.app.config["SAMPLER_LEASE_SECONDS"]
         with self.app.app_context():
-            self._last_retrain_check = self.clock()
             while not stop.is_set():
                 try:
                     now = self.clock()

@@ -48,6 +48,11 @@ class PCAVerdict:
     score: float                            # max(t2/limit, spe/limit): 1.0 is the limit
     contributions: dict[str, float] = field(default_factory=dict)  # sensor -> share of the alarming statistic
 
+    @property
+    def unit_score(self) -> float:
+        """The score mapped to [0, 1): ``s / (1 + s)``, 0.5 at the limit (the detectors' contract)."""
+        return self.score / (1.0 + self.score)
+
     def why(self, top: int = 3) -> str:
         """"SPE 41.2 > 18.5: xmeas_1 61 %, xmv_3 24 %" — or the statistics against their limits."""
         if not self.anomaly:
@@ -124,22 +129,25 @@ class PCAMonitor:
             raise ValueError("the normal rows contain missing or infinite values")
         if len(x) < max(MIN_ROWS, 2 * self.folds):
             raise NotEnoughRows(f"needs at least {max(MIN_ROWS, 2 * self.folds)} normal rows, has {len(x)}")
-        held_t2, held_spe = [], []
-        for block in np.array_split(np.arange(len(x)), self.folds):
-            keep = np.ones(len(x), dtype=bool)
-            keep[block] = False
-            t2, spe = _fit(x[keep], self.variance).statistics(x[block])
-            held_t2.append(t2)
-            held_spe.append(spe)
+        held_t2, held_spe = self.held_back(x)
         q = 1.0 - self.alpha / 2.0
-        self.t2_limit = max(float(np.quantile(np.concatenate(held_t2), q)), 1e-12)
-        self.spe_limit = float(np.quantile(np.concatenate(held_spe), q))
+        self.t2_limit = max(float(np.quantile(held_t2, q)), 1e-12)
+        self.spe_limit = float(np.quantile(held_spe, q))
         self.model = _fit(x, self.variance)
         if self.components == len(self.columns) or self.spe_limit <= 1e-12:
             # Every direction is in the model (one sensor, or variance 1): nothing lies off its plane, so
             # SPE is 0 by construction and only T² judges.
             self.spe_limit = math.inf
         return self
+
+    def held_back(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """T² and SPE of every row of ``x``, each judged by a model fitted without its block (in row order)."""
+        parts = []
+        for block in np.array_split(np.arange(len(x)), self.folds):
+            keep = np.ones(len(x), dtype=bool)
+            keep[block] = False
+            parts.append(_fit(x[keep], self.variance).statistics(x[block]))
+        return np.concatenate([t2 for t2, _ in parts]), np.concatenate([spe for _, spe in parts])
 
     def statistics(self, rows) -> tuple[np.ndarray, np.ndarray]:
         """T² and SPE for many rows at once (n × p)."""

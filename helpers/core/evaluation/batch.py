@@ -74,24 +74,46 @@ def _lstm_likelihood(values: Iterable, options: Mapping[str, Any]) -> list[tuple
     return out
 
 
+def _training_rows(table, options: Mapping[str, Any]) -> int:
+    """How many first rows are taken as normal: ``train_rows``, else 15 % of them; some must be left to score."""
+    train_rows = options.get("train_rows") or math.ceil(LSTM_TRAIN_SHARE * len(table))
+    if train_rows >= len(table):
+        raise NotEnoughDataError(f"training on {train_rows} of {len(table)} rows leaves none to score")
+    return train_rows
+
+
+def _train_lstm(rows, options: Mapping[str, Any]):
+    """The autoencoder trained on ``rows`` with the batch options (its threshold at ``alpha`` on held-out rows)."""
+    # torch loads only when an LSTM runs, not in every process that imports the batch path.
+    from helpers.core.lstm.trainer import train
+
+    return train(rows, time_steps=options.get("time_steps", 15), epochs=options.get("epochs", 20),
+                 seed=options.get("seed"), device=options.get("device", "auto"), progress=options.get("progress"),
+                 smoothing=options.get("smoothing", 1.0), percentile=100.0 * (1.0 - options.get("alpha", 0.01)),
+                 calibration_folds=options.get("calibration_folds", 1))
+
+
+def _fit_monitor(rows, options: Mapping[str, Any], columns: Optional[Sequence[str]] = None) -> PCAMonitor:
+    """MSPC fitted on ``rows`` with the batch options; NotEnoughDataError when they are too few."""
+    columns = list(columns) if columns else [f"x{j + 1}" for j in range(rows.shape[1])]
+    monitor = PCAMonitor(columns, options.get("variance", DEFAULT_VARIANCE), options.get("alpha", DEFAULT_ALPHA))
+    try:
+        return monitor.fit(rows)
+    except NotEnoughRows as error:
+        raise NotEnoughDataError(str(error)) from None
+
+
 def lstm_verdicts(values: Iterable, options: Mapping[str, Any],
                   columns: Optional[Sequence[str]] = None) -> list[tuple[float, bool, str]]:
     """:func:`_lstm`'s ``(score, flag)`` with, for each flag, which sensors' reconstruction error drove it
     ("error 0.84 > 0.31: xmeas_7 41 %, xmeas_13 22 %"); "" for the others."""
-    # torch loads only when this detector runs, not in every process that imports the batch path.
     from helpers.core.lstm.scorer import LSTMScorer, error_to_score
-    from helpers.core.lstm.trainer import train
 
     table = as_table(list(values))
-    train_rows = options.get("train_rows") or math.ceil(LSTM_TRAIN_SHARE * len(table))
-    if train_rows >= len(table):
-        raise NotEnoughDataError(f"training on {train_rows} of {len(table)} rows leaves none to score")
+    train_rows = _training_rows(table, options)
     time_steps = options.get("time_steps", 15)
     try:
-        trained = train(table[:train_rows], time_steps=time_steps, epochs=options.get("epochs", 20),
-                        seed=options.get("seed"), device=options.get("device", "auto"),
-                        progress=options.get("progress"), smoothing=options.get("smoothing", 1.0),
-                        percentile=100.0 * (1.0 - options.get("alpha", 0.01)))
+        trained = _train_lstm(table[:train_rows], options)
     except NotEnoughDataError as error:
         raise NotEnoughDataError(f"training on the first {train_rows} of {len(table)} rows: {error}") from None
     scorer = LSTMScorer(trained)
@@ -114,46 +136,31 @@ def mspc_verdicts(values: Iterable, options: Mapping[str, Any], columns: Optiona
     later row judged; training rows give None. Options: ``train_rows`` (default 15 %), ``variance``,
     ``alpha`` (the false-alarm rate its limits are set at)."""
     table = as_table(list(values))
-    columns = list(columns) if columns else [f"x{j + 1}" for j in range(table.shape[1])]
-    train_rows = options.get("train_rows") or math.ceil(LSTM_TRAIN_SHARE * len(table))
-    if train_rows >= len(table):
-        raise NotEnoughDataError(f"training on {train_rows} of {len(table)} rows leaves none to score")
-    monitor = PCAMonitor(columns, options.get("variance", DEFAULT_VARIANCE), options.get("alpha", DEFAULT_ALPHA))
+    train_rows = _training_rows(table, options)
     try:
-        monitor.fit(table[:train_rows])
-    except NotEnoughRows as error:
+        monitor = _fit_monitor(table[:train_rows], options, columns)
+    except NotEnoughDataError as error:
         raise NotEnoughDataError(f"training on the first {train_rows} of {len(table)} rows: {error}") from None
     return [None] * train_rows + [monitor.judge(row) for row in table[train_rows:]]
 
 
 def _mspc(values: Iterable, options: Mapping[str, Any]) -> list[tuple[float, bool]]:
     """MSPC as a batch detector: ``s / (1 + s)`` with ``s`` the larger statistic over its limit (0.5 at it)."""
-    return [(0.0, False) if v is None else (v.score / (1.0 + v.score), v.anomaly)
-            for v in mspc_verdicts(values, options)]
+    return [(0.0, False) if v is None else (v.unit_score, v.anomaly) for v in mspc_verdicts(values, options)]
 
 
 def judge_runs(detector: str, normal: Sequence[Sequence[float]], runs: Sequence[Sequence[Sequence[float]]],
                options: Mapping[str, Any]) -> list[list[tuple[float, bool]]]:
     """A multivariate detector fitted once on ``normal`` rows, then each run judged on its own from its first
     row (a run's rows before its first full window give ``(0.0, False)``)."""
+    normal = as_table(list(normal))
     if detector == "mspc":
-        columns = [f"x{j + 1}" for j in range(len(normal[0]))]
-        monitor = PCAMonitor(columns, options.get("variance", DEFAULT_VARIANCE), options.get("alpha", DEFAULT_ALPHA))
-        try:
-            monitor.fit(as_table(list(normal)))
-        except NotEnoughRows as error:
-            raise NotEnoughDataError(str(error)) from None
-        return [[(v.score / (1.0 + v.score), v.anomaly) for v in map(monitor.judge, as_table(list(rows)))]
-                for rows in runs]
+        monitor = _fit_monitor(normal, options)
+        return [[(v.unit_score, v.anomaly) for v in map(monitor.judge, as_table(list(rows)))] for rows in runs]
     if detector == "lstm":
         from helpers.core.lstm.scorer import LSTMScorer, error_to_score
-        from helpers.core.lstm.trainer import train
 
-        trained = train(as_table(list(normal)), time_steps=options.get("time_steps", 15),
-                        epochs=options.get("epochs", 20), seed=options.get("seed"),
-                        device=options.get("device", "auto"), progress=options.get("progress"),
-                        smoothing=options.get("smoothing", 1.0), percentile=100.0 * (1.0 - options.get("alpha", 0.01)),
-                        calibration_folds=options.get("calibration_folds", 1))
+        trained = _train_lstm(normal, options)
         out = []
         for rows in runs:
             scorer = LSTMScorer(trained)

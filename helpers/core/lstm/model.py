@@ -73,17 +73,3 @@ def feature_errors(module: LSTMAutoencoder, windows: np.ndarray) -> np.ndarray:
     with torch.inference_mode():
         batch = torch.from_numpy(np.asarray(windows, dtype=np.float32)).to(next(module.parameters()).device)
         return (module(batch) - batch).double().pow(2).mean(dim=1).cpu().numpy()
-
-
-def ewma(errors: np.ndarray, weight: float, level: float | None = None) -> np.ndarray:
-    """Errors smoothed causally: each the ``weight``-weighted mean of itself and the smoothed one before it
-    (``level``, none at the start). ``weight`` 1 leaves them as they are.
-
-    >>> ewma(np.array([1.0, 3.0, 3.0]), 0.5).tolist()
-    [1.0, 2.0, 2.5]
-    """
-    out = np.empty(len(errors), dtype=np.float64)
-    for i, e in enumerate(errors):
-        level = float(e) if level is None else weight * float(e) + (1.0 - weight) * level
-        out[i] = level
-    return out

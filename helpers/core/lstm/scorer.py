@@ -6,7 +6,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from helpers.core.lstm.model import ewma, feature_errors, reconstruction_errors
+from helpers.core.lstm.model import feature_errors, reconstruction_errors
+from helpers.core.stats.ewma import ewma
 from helpers.core.lstm.trained import TrainedModel
 from helpers.core.lstm.windows import as_table, sliding_windows
 

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from helpers.core.lstm.compute import deterministic, pick_device, torch_threads, training_threads
-from helpers.core.lstm.model import LSTMAutoencoder, ewma, reconstruction_errors
+from helpers.core.lstm.model import LSTMAutoencoder, reconstruction_errors
+from helpers.core.stats.ewma import ewma
 from helpers.core.lstm.trained import TrainedModel, check_percentile, check_ratio
 from helpers.core.lstm.windows import (MIN_WINDOWS, NotEnoughDataError, Standardiser, as_table, minimum_readings,
                                        sliding_windows, validation_rows)
@@ -70,32 +71,28 @@ def train(values, time_steps: int = 15, epochs: int = 20, batch_size: int = 64, 
     seed = secrets.randbits(32) if seed is None else int(seed)
     threads = training_threads() if threads is None else threads
 
-    split = len(table) - validation_rows(len(table), validation_fraction)
-    standardiser = Standardiser.fit(table[:split])
+    # With calibration folds every reading is fitted (the folds' own models judge the readings); else a tail
+    # is held out and judged by the one model.
+    fitted = len(table) if calibration_folds > 1 else len(table) - validation_rows(len(table), validation_fraction)
+    standardiser = Standardiser.fit(table[:fitted])
     scaled = standardiser.apply(table)
-    fit_windows = sliding_windows(scaled[:split], time_steps)
-    validation_windows = sliding_windows(scaled[split:], time_steps)
 
-    if calibration_folds > 1:
-        standardiser = Standardiser.fit(table)
-        scaled = standardiser.apply(table)
-        fit_windows = sliding_windows(scaled, time_steps)
     with torch_threads(threads), deterministic(seed) as rng:
-        module = LSTMAutoencoder(table.shape[1], hidden, time_steps).to(target)
-        loss_curve = _fit(module, torch.tensor(fit_windows, dtype=torch.float32, device=target),
-                          epochs, batch_size, learning_rate, rng, progress)
-        module.eval().cpu()
+        def fit_on(windows: np.ndarray, report: Optional[Progress]) -> tuple[LSTMAutoencoder, list[float]]:
+            module = LSTMAutoencoder(table.shape[1], hidden, time_steps).to(target)
+            curve = _fit(module, torch.tensor(windows, dtype=torch.float32, device=target),
+                         epochs, batch_size, learning_rate, rng, report)
+            return module.eval().cpu(), curve
+
+        module, loss_curve = fit_on(sliding_windows(scaled[:fitted], time_steps), progress)
         if calibration_folds == 1:
-            validation_errors = ewma(reconstruction_errors(module, validation_windows), smoothing)
+            validation_errors = ewma(reconstruction_errors(module, sliding_windows(scaled[fitted:], time_steps)),
+                                     smoothing)
         else:
             held = []
             for block in np.array_split(np.arange(len(scaled)), calibration_folds):
-                before, after = scaled[:block[0]], scaled[block[-1] + 1:]
-                parts = [sliding_windows(part, time_steps) for part in (before, after) if len(part) >= time_steps]
-                fold = LSTMAutoencoder(table.shape[1], hidden, time_steps).to(target)
-                _fit(fold, torch.tensor(np.concatenate(parts), dtype=torch.float32, device=target),
-                     epochs, batch_size, learning_rate, rng, None)
-                fold.eval().cpu()
+                around = [part for part in (scaled[:block[0]], scaled[block[-1] + 1:]) if len(part) >= time_steps]
+                fold, _ = fit_on(np.concatenate([sliding_windows(part, time_steps) for part in around]), None)
                 held.append(ewma(reconstruction_errors(fold, sliding_windows(scaled[block], time_steps)), smoothing))
             validation_errors = np.concatenate(held)
 
